@@ -1,0 +1,289 @@
+//! Command-line parsing with lexopt into plain values; no validation beyond syntax.
+//!
+//! Shape: `mcp-server-spec [SUBCOMMAND] [OPTIONS]`. Serving is the default subcommand.
+//! Every option lives in one table, [`OPTIONS`], that also names its environment
+//! variable and feeds `--help`, so a new option is one row. `--help` and `--version` are
+//! returned as values, never exits, so `main` stays the only place that prints.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use crate::error::Error;
+
+/// One row of the option table.
+#[derive(Debug)]
+pub struct OptSpec {
+    /// Long flag name without the leading dashes.
+    pub long: &'static str,
+    /// Environment variable read when the flag is absent (the flag wins).
+    pub env: &'static str,
+    /// Placeholder shown in `--help`.
+    pub value: &'static str,
+    /// Default shown in `--help` (the real default lives in `config`).
+    pub default: &'static str,
+    pub help: &'static str,
+    /// May be given more than once (values accumulate).
+    pub repeatable: bool,
+}
+
+const fn opt(
+    long: &'static str,
+    env: &'static str,
+    value: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> OptSpec {
+    OptSpec {
+        long,
+        env,
+        value,
+        default,
+        help,
+        repeatable: false,
+    }
+}
+
+/// Every option the server understands.
+pub const OPTIONS: &[OptSpec] = &[
+    opt(
+        "transport",
+        "MCP_TRANSPORT",
+        "stdio|http-stream",
+        "stdio",
+        "transport to serve",
+    ),
+    opt(
+        "host",
+        "MCP_SERVER_HOST",
+        "ADDR",
+        "127.0.0.1",
+        "address to bind (HTTP)",
+    ),
+    opt(
+        "port",
+        "MCP_SERVER_PORT",
+        "PORT",
+        "3001",
+        "port to bind, 0 for any free port (HTTP)",
+    ),
+    opt(
+        "log-level",
+        "MCP_LOG_LEVEL",
+        "error|warn|info|debug|trace",
+        "info",
+        "minimum level of log lines",
+    ),
+    opt(
+        "log-file",
+        "MCP_LOG_FILE",
+        "PATH",
+        "stderr",
+        "append log lines to this file",
+    ),
+    opt(
+        "workspace",
+        "MCP_WORKSPACE",
+        "DIR",
+        "current directory",
+        "root directory; no file outside it is ever read or written",
+    ),
+    opt(
+        "ssl-keyfile",
+        "MCP_SSL_KEYFILE",
+        "PATH",
+        "",
+        "PEM private key for HTTPS",
+    ),
+    opt(
+        "ssl-certfile",
+        "MCP_SSL_CERTFILE",
+        "PATH",
+        "",
+        "PEM certificate chain for HTTPS",
+    ),
+    opt(
+        "max-file-bytes",
+        "MCP_MAX_FILE_BYTES",
+        "SIZE",
+        "10MiB",
+        "largest file create_file writes or read_file reads",
+    ),
+    opt(
+        "max-line-bytes",
+        "MCP_MAX_LINE_BYTES",
+        "SIZE",
+        "16MiB",
+        "largest stdio message line accepted",
+    ),
+];
+
+/// The subcommands. Serving is the default; later work adds more here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subcommand {
+    Serve,
+}
+
+impl Subcommand {
+    fn parse(name: &str) -> Option<Subcommand> {
+        match name {
+            "serve" => Some(Subcommand::Serve),
+            _ => None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Args),
+    Help,
+    Version,
+}
+
+/// Parsed but unvalidated arguments: option values keyed by long name.
+#[derive(Debug)]
+pub struct Args {
+    pub subcommand: Subcommand,
+    values: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Args {
+    /// The last value given for `long` on the command line, if any.
+    pub fn get(&self, long: &str) -> Option<&str> {
+        self.values
+            .get(long)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+    }
+
+    /// Every value given for a repeatable option, in order.
+    pub fn get_all(&self, long: &str) -> &[String] {
+        self.values.get(long).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I>(args: I) -> Result<Command, Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut subcommand = None;
+    let mut values: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long(name) => {
+                let Some(spec) = OPTIONS.iter().find(|o| o.long == name) else {
+                    return Err(Error::usage(format!("unknown option '--{name}'")));
+                };
+                let value = parser.value()?.string().map_err(|_| {
+                    Error::usage(format!("--{}: value is not valid UTF-8", spec.long))
+                })?;
+                let slot = values.entry(spec.long).or_default();
+                if !spec.repeatable {
+                    slot.clear();
+                }
+                slot.push(value);
+            }
+            Value(name) if subcommand.is_none() && values.is_empty() => {
+                let name = name
+                    .string()
+                    .map_err(|_| Error::usage("subcommand is not valid UTF-8"))?;
+                subcommand = Some(Subcommand::parse(&name).ok_or_else(|| {
+                    Error::usage(format!("unknown subcommand '{name}' (try --help)"))
+                })?);
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok(Command::Run(Args {
+        subcommand: subcommand.unwrap_or(Subcommand::Serve),
+        values,
+    }))
+}
+
+/// The `--help` text, generated from [`OPTIONS`].
+pub fn help_text() -> String {
+    let mut text = format!(
+        "mcp-server-spec {}\nModel Context Protocol server for spec-driven development.\n\n\
+         USAGE:\n    mcp-server-spec [SUBCOMMAND] [OPTIONS]\n\n\
+         SUBCOMMANDS:\n    serve    serve MCP on the chosen transport (default)\n\n\
+         OPTIONS (each also read from its environment variable; the flag wins):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for o in OPTIONS {
+        let flag = format!("--{} <{}>", o.long, o.value);
+        text.push_str(&format!("    {flag:<44} {}\n", o.help));
+        let default = if o.default.is_empty() {
+            String::new()
+        } else {
+            format!(", default {}", o.default)
+        };
+        text.push_str(&format!("    {:<44} [env {}{default}]\n", "", o.env));
+    }
+    text.push_str("    -h, --help                                   print this help\n");
+    text.push_str("    -V, --version                                print the version\n");
+    text
+}
+
+/// The `--version` line.
+pub fn version_text() -> String {
+    format!("mcp-server-spec {}", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Args {
+        match parse(args.iter().copied()) {
+            Ok(Command::Run(a)) => a,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse(args.iter().copied()) {
+            Err(e) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_to_serve_with_no_values() {
+        let args = run(&[]);
+        assert_eq!(args.subcommand, Subcommand::Serve);
+        assert_eq!(args.get("port"), None);
+    }
+
+    #[test]
+    fn flag_forms() {
+        let args = run(&["serve", "--port", "0", "--host=::1", "--port", "7"]);
+        assert_eq!(args.get("port"), Some("7"));
+        assert_eq!(args.get("host"), Some("::1"));
+    }
+
+    #[test]
+    fn help_and_version_are_values() {
+        assert!(matches!(parse(["--help"]), Ok(Command::Help)));
+        assert!(matches!(parse(["-V"]), Ok(Command::Version)));
+        assert_eq!(
+            version_text(),
+            format!("mcp-server-spec {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(help_text().contains("MCP_WORKSPACE"));
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        assert_eq!(usage_error(&["--bogus", "1"]), "unknown option '--bogus'");
+        assert!(usage_error(&["--port"]).contains("--port"));
+        assert!(usage_error(&["frobnicate"]).contains("unknown subcommand 'frobnicate'"));
+        assert!(usage_error(&["--port", "1", "stray"]).contains("stray"));
+    }
+}

@@ -1,0 +1,288 @@
+//! Turns parsed [`Args`] plus the environment into a validated [`Config`].
+//!
+//! Precedence for every option: command-line flag, then its environment variable (named in
+//! `cli::OPTIONS`), then the default. Every failure names the flag and the problem, and
+//! maps to exit code 2 through `Error::Usage`.
+
+use std::path::{Path, PathBuf};
+
+use log::LevelFilter;
+
+use crate::cli::{Args, OPTIONS};
+use crate::error::Error;
+
+/// Default cap on a file written or read by the file tools (10 MiB).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// Default cap on one stdio message line (16 MiB).
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
+/// Default HTTP port, as in the deployment guide.
+pub const DEFAULT_PORT: u16 = 3001;
+
+/// Which transport serves the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    HttpStream,
+}
+
+/// The validated configuration every other module reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub transport: Transport,
+    pub host: String,
+    pub port: u16,
+    pub log_level: LevelFilter,
+    pub log_file: Option<PathBuf>,
+    /// Canonical workspace root.
+    pub workspace: PathBuf,
+    pub ssl_keyfile: Option<PathBuf>,
+    pub ssl_certfile: Option<PathBuf>,
+    pub max_file_bytes: u64,
+    pub max_line_bytes: u64,
+}
+
+/// Where option values come from: flags first, then the environment.
+struct Sources<'a> {
+    args: &'a Args,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Sources<'_> {
+    /// The flag's value, else its environment variable's (empty env values count as unset).
+    fn get(&self, long: &str) -> Option<String> {
+        if let Some(v) = self.args.get(long) {
+            return Some(v.to_string());
+        }
+        let spec = OPTIONS.iter().find(|o| o.long == long)?;
+        (self.env)(spec.env).filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Builds the configuration from parsed arguments and the process environment.
+    pub fn from_args(args: &Args) -> Result<Config, Error> {
+        Config::resolve(args, &|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration with an explicit environment lookup (for tests).
+    pub fn resolve(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let src = Sources { args, env };
+        let transport = match src.get("transport").as_deref() {
+            None | Some("stdio") => Transport::Stdio,
+            Some("http-stream") | Some("http") => Transport::HttpStream,
+            Some(other) => return Err(bad("transport", other, "expected stdio or http-stream")),
+        };
+        let port = match src.get("port") {
+            None => DEFAULT_PORT,
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("port", &v, "expected 0..=65535"))?,
+        };
+        let log_level = match src.get("log-level") {
+            None => LevelFilter::Info,
+            Some(v) => parse_level(&v)?,
+        };
+        let workspace = match src.get("workspace") {
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::current_dir().map_err(|e| {
+                Error::usage(format!(
+                    "--workspace: cannot read the current directory: {e}"
+                ))
+            })?,
+        };
+        let config = Config {
+            transport,
+            host: src.get("host").unwrap_or_else(|| "127.0.0.1".to_string()),
+            port,
+            log_level,
+            log_file: src.get("log-file").map(PathBuf::from),
+            workspace: check_workspace(&workspace)?,
+            ssl_keyfile: src.get("ssl-keyfile").map(PathBuf::from),
+            ssl_certfile: src.get("ssl-certfile").map(PathBuf::from),
+            max_file_bytes: size(&src, "max-file-bytes", DEFAULT_MAX_FILE_BYTES)?,
+            max_line_bytes: size(&src, "max-line-bytes", DEFAULT_MAX_LINE_BYTES)?,
+        };
+        config.check_tls_pair()?;
+        Ok(config)
+    }
+
+    /// Both TLS files or neither, and both readable, so HTTPS never fails at the first
+    /// request instead of at start-up.
+    fn check_tls_pair(&self) -> Result<(), Error> {
+        match (&self.ssl_certfile, &self.ssl_keyfile) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(Error::usage("--ssl-keyfile: required with --ssl-certfile")),
+            (None, Some(_)) => Err(Error::usage("--ssl-certfile: required with --ssl-keyfile")),
+            (Some(cert), Some(key)) => {
+                check_readable("ssl-certfile", cert)?;
+                check_readable("ssl-keyfile", key)
+            }
+        }
+    }
+}
+
+fn bad(flag: &str, value: &str, why: &str) -> Error {
+    Error::usage(format!("--{flag}: invalid value '{value}': {why}"))
+}
+
+fn parse_level(value: &str) -> Result<LevelFilter, Error> {
+    match value.to_ascii_lowercase().as_str() {
+        "error" => Ok(LevelFilter::Error),
+        "warn" | "warning" => Ok(LevelFilter::Warn),
+        "info" => Ok(LevelFilter::Info),
+        "debug" => Ok(LevelFilter::Debug),
+        "trace" => Ok(LevelFilter::Trace),
+        _ => Err(bad(
+            "log-level",
+            value,
+            "expected error, warn, info, debug or trace",
+        )),
+    }
+}
+
+/// Parses a byte size: a plain number, or one with a K/M/G suffix (powers of 1024,
+/// optional "iB"/"B"), so `16MiB`, `16M` and `16777216` all mean the same.
+pub fn parse_size(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(digits_end);
+    let number: u64 = digits.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+fn size(src: &Sources<'_>, flag: &str, default: u64) -> Result<u64, Error> {
+    match src.get(flag) {
+        None => Ok(default),
+        Some(v) => match parse_size(&v) {
+            Some(n) if n > 0 => Ok(n),
+            _ => Err(bad(
+                flag,
+                &v,
+                "expected a positive size such as 1048576, 512KiB or 10MiB",
+            )),
+        },
+    }
+}
+
+fn check_workspace(dir: &Path) -> Result<PathBuf, Error> {
+    let canonical = dir
+        .canonicalize()
+        .map_err(|e| Error::usage(format!("--workspace: cannot use '{}': {e}", dir.display())))?;
+    if !canonical.is_dir() {
+        return Err(Error::usage(format!(
+            "--workspace: '{}' is not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::read_dir(&canonical)
+        .map_err(|e| Error::usage(format!("--workspace: cannot read '{}': {e}", dir.display())))?;
+    Ok(canonical)
+}
+
+fn check_readable(flag: &str, path: &Path) -> Result<(), Error> {
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| Error::usage(format!("--{flag}: cannot read '{}': {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, Command};
+
+    fn args(list: &[&str]) -> Args {
+        match parse(list.iter().copied()) {
+            Ok(Command::Run(a)) => a,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    fn resolve(list: &[&str], env: &[(&str, &str)]) -> Result<Config, Error> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve(&args(list), &move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(&["--workspace", "."], &[]).expect("defaults are valid");
+        assert_eq!(c.transport, Transport::Stdio);
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.port, 3001);
+        assert_eq!(c.log_level, LevelFilter::Info);
+        assert_eq!(c.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
+        assert_eq!(c.max_line_bytes, DEFAULT_MAX_LINE_BYTES);
+        assert!(c.workspace.is_absolute());
+    }
+
+    #[test]
+    fn flag_wins_over_environment() {
+        let env = [("MCP_SERVER_PORT", "4000"), ("MCP_LOG_LEVEL", "debug")];
+        let c = resolve(&["--workspace", ".", "--port", "5000"], &env).expect("valid");
+        assert_eq!(c.port, 5000);
+        assert_eq!(c.log_level, LevelFilter::Debug);
+        let c = resolve(&["--workspace", "."], &[("MCP_TRANSPORT", "http-stream")]).expect("valid");
+        assert_eq!(c.transport, Transport::HttpStream);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--port", "70000"], "--port: invalid value '70000'"),
+            (
+                &["--transport", "carrier-pigeon"],
+                "--transport: invalid value",
+            ),
+            (
+                &["--log-level", "loud"],
+                "--log-level: invalid value 'loud'",
+            ),
+            (
+                &["--max-file-bytes", "0"],
+                "--max-file-bytes: invalid value '0'",
+            ),
+            (
+                &["--max-line-bytes", "12XB"],
+                "--max-line-bytes: invalid value",
+            ),
+            (
+                &["--workspace", "/definitely/not/here"],
+                "--workspace: cannot use",
+            ),
+            (&["--ssl-certfile", "Cargo.toml"], "--ssl-keyfile: required"),
+            (
+                &["--ssl-certfile", "nope.pem", "--ssl-keyfile", "nope.key"],
+                "--ssl-certfile: cannot read",
+            ),
+        ];
+        for (list, expected) in cases {
+            let mut full = vec!["--workspace", "."];
+            full.extend_from_slice(list);
+            let err = resolve(&full, &[]).expect_err("must be rejected");
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().starts_with(expected), "{list:?}: got {err}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_size("10M"), Some(10 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("1.5M"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("99999999999999999999G"), None);
+    }
+}

@@ -1,0 +1,457 @@
+//! The protocol core: one entry point, [`Server::handle`], shared by every transport.
+//!
+//! `handle` takes a decoded message plus the per-connection [`Session`] and returns the
+//! response(s); notifications the server emits while working (progress, log messages) go
+//! to a caller-supplied sink. It performs no transport I/O. Era selection follows
+//! docs/2026-07-28/basic/versioning.mdx: a request carrying modern `_meta` is served
+//! statelessly; an `initialize` selects legacy semantics for the session (the stdio process
+//! or the HTTP session).
+
+pub mod error;
+pub mod meta;
+pub mod prompts;
+pub mod schema;
+pub mod tools;
+pub mod version;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde_json::{json, Map, Value};
+
+use crate::jsonrpc::{Incoming, Message, Notification, Request, Response};
+use crate::workspace::Workspace;
+use error::McpError;
+use meta::{LogLevel, RequestMeta};
+use version::ProtocolVersion;
+
+/// `serverInfo.name`.
+pub const SERVER_NAME: &str = "spec-driven-development";
+/// `serverInfo.title` (2025-06-18 on).
+pub const SERVER_TITLE: &str = "Spec-Driven Development";
+
+/// How the assistant should use this server; sent in `initialize` and `server/discover`.
+pub const INSTRUCTIONS: &str = "This server guides spec-driven development: a rough idea \
+becomes specs/requirements.md (user stories with acceptance criteria in EARS form, e.g. \
+\"When <trigger>, the <system> shall <response>\"), then specs/design.md derived from the \
+requirements, then the code derived from the design. Use the prompts in that order \
+(generate-requirements, generate-design-from-requirements, generate-code-from-design), \
+finish and let the user review each document before starting the next, and keep every \
+design element and change traceable to a requirement. Use create_file and read_file for \
+files; paths are relative to the workspace root and nothing outside it is reachable.";
+
+/// The shared, read-mostly server state every request sees.
+pub struct Server {
+    pub workspace: Workspace,
+}
+
+/// What one connection has negotiated. Modern requests never read it.
+#[derive(Debug, Default)]
+pub struct Session {
+    legacy: Option<LegacyState>,
+}
+
+/// State a legacy `initialize` handshake establishes.
+#[derive(Debug, Clone)]
+pub struct LegacyState {
+    pub version: ProtocolVersion,
+    /// `notifications/initialized` has arrived.
+    pub initialized: bool,
+    /// Set by `logging/setLevel`; no log notifications until then.
+    pub log_level: Option<LogLevel>,
+    pub client_capabilities: Map<String, Value>,
+    pub client_info: Option<Value>,
+}
+
+impl Session {
+    /// The negotiated legacy revision, if this session did the handshake.
+    pub fn legacy_version(&self) -> Option<ProtocolVersion> {
+        self.legacy.as_ref().map(|l| l.version)
+    }
+
+    pub fn legacy(&self) -> Option<&LegacyState> {
+        self.legacy.as_ref()
+    }
+}
+
+/// What to send back for one decoded line or body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Single(Response),
+    Batch(Vec<Response>),
+}
+
+/// Per-request facts handlers need, plus the sink for notifications about this request.
+pub struct RequestCtx<'a> {
+    pub version: ProtocolVersion,
+    pub log_level: Option<LogLevel>,
+    pub progress_token: Option<Value>,
+    sink: &'a mut dyn FnMut(Notification),
+}
+
+impl RequestCtx<'_> {
+    /// Emits `notifications/message` if the client asked for this level or a lower one.
+    pub fn log(&mut self, level: LogLevel, logger: &str, data: Value) {
+        if self.log_level.is_some_and(|min| level >= min) {
+            let params = json!({ "level": level.as_str(), "logger": logger, "data": data });
+            (self.sink)(Notification::new("notifications/message", params));
+        }
+    }
+
+    /// Emits `notifications/progress` if the request carried a `progressToken`.
+    pub fn progress(&mut self, progress: u64, total: u64, message: &str) {
+        if let Some(token) = self.progress_token.clone() {
+            let mut params =
+                json!({ "progressToken": token, "progress": progress, "total": total });
+            if self.version >= ProtocolVersion::V2025_03_26 {
+                params["message"] = json!(message);
+            }
+            (self.sink)(Notification::new("notifications/progress", params));
+        }
+    }
+}
+
+impl Server {
+    pub fn new(workspace: Workspace) -> Server {
+        Server { workspace }
+    }
+
+    /// The one entry point: answers a decoded line or body. `None` means send nothing
+    /// (notifications, client responses, batches of notifications).
+    pub fn handle(
+        &self,
+        session: &mut Session,
+        incoming: Incoming,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Option<Outgoing> {
+        match incoming {
+            Incoming::Single(message) => self
+                .handle_message(session, message, sink)
+                .map(Outgoing::Single),
+            Incoming::Batch(items) => self.handle_batch(session, items, sink),
+        }
+    }
+
+    /// Batches exist only in 2025-03-26; elsewhere they are rejected as a whole.
+    fn handle_batch(
+        &self,
+        session: &mut Session,
+        items: Vec<Result<Message, Response>>,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Option<Outgoing> {
+        let version = session.legacy_version();
+        if !version.is_some_and(ProtocolVersion::allows_batches) {
+            let revision = version.map_or_else(
+                || "an uninitialized session".to_string(),
+                |v| format!("revision {v}"),
+            );
+            let message = format!(
+                "invalid request: JSON-RPC batches are not supported in {revision} (only 2025-03-26 allows them)"
+            );
+            return Some(Outgoing::Single(Response::err(
+                None,
+                McpError::InvalidRequest(message).to_error_object(),
+            )));
+        }
+        let mut responses = Vec::new();
+        for item in items {
+            match item {
+                Err(response) => responses.push(response),
+                Ok(Message::Request(r)) if r.method == "initialize" => {
+                    let e = McpError::InvalidRequest(
+                        "invalid request: initialize must not be part of a batch".into(),
+                    );
+                    responses.push(Response::err(Some(r.id), e.to_error_object()));
+                }
+                Ok(message) => responses.extend(self.handle_message(session, message, sink)),
+            }
+        }
+        (!responses.is_empty()).then_some(Outgoing::Batch(responses))
+    }
+
+    fn handle_message(
+        &self,
+        session: &mut Session,
+        message: Message,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Option<Response> {
+        match message {
+            Message::Request(request) => Some(self.handle_request(session, request, sink)),
+            Message::Notification(n) => {
+                self.handle_notification(session, n);
+                None
+            }
+            Message::Response(r) => {
+                log::debug!(
+                    "ignoring a client response to id {:?}: no request of ours is pending",
+                    r.id
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs one request with panic isolation: a panic becomes -32603 for this request only.
+    pub fn handle_request(
+        &self,
+        session: &mut Session,
+        request: Request,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Response {
+        let Request { id, method, params } = request;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.route(session, &method, params.as_ref(), sink)
+        }));
+        let outcome = outcome.unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("handler for {method} (id {id}) panicked: {what}");
+            Err(McpError::Internal(format!(
+                "internal error while handling {method}"
+            )))
+        });
+        match outcome {
+            Ok(result) => Response::ok(id, result),
+            Err(e) => {
+                log::debug!("{method} (id {id}) failed: {e}");
+                Response::err(Some(id), e.to_error_object())
+            }
+        }
+    }
+
+    fn handle_notification(&self, session: &mut Session, n: Notification) {
+        match n.method.as_str() {
+            "notifications/initialized" => match session.legacy.as_mut() {
+                Some(state) => state.initialized = true,
+                None => log::warn!("notifications/initialized before initialize: ignored"),
+            },
+            // Requests run to completion synchronously, so by the time a cancellation is read
+            // its request has been answered; the spec lets us ignore it (basic/patterns/cancellation).
+            "notifications/cancelled" => log::debug!("cancellation received: {:?}", n.params),
+            other => log::debug!("ignoring notification {other}"),
+        }
+    }
+
+    /// Chooses the era, builds the request context and dispatches.
+    fn route(
+        &self,
+        session: &mut Session,
+        method: &str,
+        params: Option<&Value>,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Result<Value, McpError> {
+        if method == "initialize" {
+            return self.initialize(session, params);
+        }
+        let progress_token = meta::progress_token(params);
+        if let Some(state) = session.legacy.as_mut() {
+            let mut ctx = RequestCtx {
+                version: state.version,
+                log_level: state.log_level,
+                progress_token,
+                sink,
+            };
+            if method == "logging/setLevel" {
+                let level = params.and_then(|p| p.get("level")).unwrap_or(&Value::Null);
+                state.log_level = Some(LogLevel::from_value(level, "level")?);
+                return Ok(json!({}));
+            }
+            return self.dispatch_legacy(&mut ctx, method, params);
+        }
+        match meta::parse_request_meta(params)? {
+            Some(RequestMeta { version, log_level, .. }) => {
+                let mut ctx = RequestCtx { version, log_level, progress_token, sink };
+                let mut result = self.dispatch_modern(&mut ctx, method, params)?;
+                meta::decorate_modern_result(&mut result);
+                Ok(result)
+            }
+            // `ping` is allowed before initialization in every legacy revision.
+            None if method == "ping" => Ok(json!({})),
+            None => Err(McpError::invalid_params(format!(
+                "{method}: missing _meta[\"{}\"]: send initialize first (revisions up to 2025-11-25) \
+                 or declare the protocol version on every request (2026-07-28)",
+                meta::KEY_PROTOCOL_VERSION
+            ))),
+        }
+    }
+
+    /// Methods of the legacy revisions, after `initialize`.
+    fn dispatch_legacy(
+        &self,
+        ctx: &mut RequestCtx<'_>,
+        method: &str,
+        params: Option<&Value>,
+    ) -> Result<Value, McpError> {
+        match method {
+            "ping" => Ok(json!({})),
+            "tools/list" => list(params, tools::TOOLS, "tools", |t| {
+                tools::describe(t, ctx.version)
+            }),
+            "prompts/list" => list(params, prompts::PROMPTS, "prompts", |p| {
+                prompts::describe(p, ctx.version)
+            }),
+            "tools/call" => self.call_tool(ctx, params),
+            "prompts/get" => prompts::get(object_params(method, params)?),
+            #[cfg(test)]
+            "test/panic" => panic!("deliberate test panic"),
+            _ => Err(McpError::MethodNotFound(method.to_string())),
+        }
+    }
+
+    /// Methods of the modern revision; `ping`, `logging/setLevel` and `initialize` are gone.
+    fn dispatch_modern(
+        &self,
+        ctx: &mut RequestCtx<'_>,
+        method: &str,
+        params: Option<&Value>,
+    ) -> Result<Value, McpError> {
+        match method {
+            "server/discover" => Ok(self.discover()),
+            "tools/list" => {
+                let mut r = list(params, tools::TOOLS, "tools", |t| {
+                    tools::describe(t, ctx.version)
+                })?;
+                meta::add_cache_hints(&mut r);
+                Ok(r)
+            }
+            "prompts/list" => {
+                let mut r = list(params, prompts::PROMPTS, "prompts", |p| {
+                    prompts::describe(p, ctx.version)
+                })?;
+                meta::add_cache_hints(&mut r);
+                Ok(r)
+            }
+            "tools/call" => self.call_tool(ctx, params),
+            "prompts/get" => prompts::get(object_params(method, params)?),
+            #[cfg(test)]
+            "test/panic" => panic!("deliberate test panic"),
+            _ => Err(McpError::MethodNotFound(method.to_string())),
+        }
+    }
+
+    fn call_tool(
+        &self,
+        ctx: &mut RequestCtx<'_>,
+        params: Option<&Value>,
+    ) -> Result<Value, McpError> {
+        let result = tools::call(self, ctx, object_params("tools/call", params)?)?;
+        ctx.progress(1, 1, "done");
+        Ok(result)
+    }
+
+    /// The legacy handshake: echo a supported legacy revision, else offer the newest one.
+    fn initialize(&self, session: &mut Session, params: Option<&Value>) -> Result<Value, McpError> {
+        if session.legacy.is_some() {
+            return Err(McpError::InvalidRequest(
+                "invalid request: already initialized".into(),
+            ));
+        }
+        let params = object_params("initialize", params)?;
+        let requested = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                McpError::invalid_params("initialize: missing string parameter 'protocolVersion'")
+            })?;
+        let version = match ProtocolVersion::parse(requested) {
+            Some(v) if !v.is_modern() => v,
+            _ => ProtocolVersion::NEWEST_LEGACY,
+        };
+        let client_capabilities = params
+            .get("capabilities")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let client_info = params.get("clientInfo").cloned();
+        log::info!(
+            "initialize: client {} requested {requested}, speaking {version}",
+            describe_client(client_info.as_ref())
+        );
+        session.legacy = Some(LegacyState {
+            version,
+            initialized: false,
+            log_level: None,
+            client_capabilities,
+            client_info,
+        });
+        Ok(json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": capabilities(),
+            "serverInfo": meta::server_info(version),
+            "instructions": INSTRUCTIONS,
+        }))
+    }
+
+    fn discover(&self) -> Value {
+        let mut result = json!({
+            "supportedVersions": ProtocolVersion::all_strings(),
+            "capabilities": capabilities(),
+            "instructions": INSTRUCTIONS,
+        });
+        meta::add_cache_hints(&mut result);
+        result
+    }
+}
+
+/// What we implement, and nothing more.
+fn capabilities() -> Value {
+    json!({ "tools": {}, "prompts": {}, "logging": {} })
+}
+
+fn describe_client(info: Option<&Value>) -> String {
+    let field = |k: &str| {
+        info.and_then(|i| i.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
+    format!("{} {}", field("name"), field("version"))
+}
+
+/// The params of a method that requires an object (absent means empty).
+fn object_params<'a>(
+    method: &str,
+    params: Option<&'a Value>,
+) -> Result<&'a Map<String, Value>, McpError> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    match params {
+        None => Ok(EMPTY.get_or_init(Map::new)),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(McpError::invalid_params(format!(
+            "{method}: params must be an object"
+        ))),
+    }
+}
+
+/// Largest page a list method returns; our tables are far smaller, but a cursor a client
+/// echoes back must still be honoured.
+const PAGE_SIZE: usize = 100;
+
+/// A paginated list result. Cursors are decimal offsets we issued; anything else is -32602.
+fn list<T>(
+    params: Option<&Value>,
+    items: &[T],
+    key: &str,
+    describe: impl Fn(&T) -> Value,
+) -> Result<Value, McpError> {
+    let start = match params.and_then(|p| p.get("cursor")) {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0 && n < items.len())
+            .ok_or_else(|| McpError::invalid_params(format!("invalid cursor: {c}")))?,
+        Some(_) => return Err(McpError::invalid_params("cursor must be a string")),
+    };
+    let end = (start + PAGE_SIZE).min(items.len());
+    let mut result = json!({ key: items[start..end].iter().map(describe).collect::<Vec<_>>() });
+    if end < items.len() {
+        result["nextCursor"] = json!(end.to_string());
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Transports move bytes between a peer and [`crate::mcp::Server::handle`]; they never
+//! branch on MCP method names.
+
+pub mod stdio;

@@ -1,0 +1,662 @@
+//! The workspace sandbox: the only code that touches the file system on behalf of a client.
+//!
+//! It owns the mapping from a client-supplied path (the `path` argument of the `create_file`
+//! and `read_file` tools) to a file inside the workspace root, and the two operations on that
+//! file: an atomic, durable text write and a capped UTF-8 text read.
+//!
+//! Rules, in the order they are checked:
+//! - A path is relative to the root, or absolute and starting with the root (canonical or as
+//!   configured). Any other absolute path is refused, and never echoed back.
+//! - Empty paths, NUL bytes, paths over [`PATH_MAX`] and components over [`NAME_MAX`] bytes are
+//!   refused before any system call.
+//! - Empty and `.` components are dropped and `..` is resolved lexically (`a/../b` is `b`); a `..`
+//!   that would climb above the root is refused. Lexical resolution is safe because only the
+//!   resolved path, never the client's string, reaches the OS, and because of the next rule.
+//! - Symbolic links are refused anywhere below the root, whether they point inside or outside
+//!   it: deciding where a link leads is itself racy, and a spec workspace has no need for them.
+//!   The root itself may be reached through a link; it is canonicalised once, in
+//!   [`Workspace::new`].
+//! - Only regular files are read or replaced: directories, FIFOs, sockets and devices are refused.
+//! - File and content sizes are capped by `max_file_bytes`.
+//!
+//! Races: std has no `openat`, so a path is checked component by component with `lstat`, the
+//! file is opened with `O_NOFOLLOW` (and a write's temporary file with `O_CREAT | O_EXCL`), and
+//! the opened handle is checked again: it must be a regular file, and the kernel's idea of where
+//! it lives (`/proc/self/fd`, on Linux) must be the path we checked; without `/proc` the path is
+//! walked again and device and inode compared. What remains needs local access beyond the
+//! protocol: swapping a directory inside the root between the last check and a write's `rename`,
+//! and hard links or bind mounts placed inside the root that lead outside it.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Longest path the kernel accepts, in bytes, counting the terminating NUL (Linux `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+
+/// Longest single path component, in bytes (Linux `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// How many temporary names a write tries. A clash needs the same pid, counter and nanosecond,
+/// so running out means something else is squatting on our names.
+const TEMP_ATTEMPTS: u32 = 8;
+
+/// Prefix of temporary files. Fixed and short, not derived from the target name, so that the
+/// temporary sibling of a file whose name is already [`NAME_MAX`] bytes long still fits.
+const TEMP_PREFIX: &str = ".mcp-write-";
+
+/// How many characters of a path an error message quotes before cutting it short.
+const QUOTE_MAX_CHARS: usize = 80;
+
+/// `open(2)` flags std does not name, from the kernel's uapi headers: x86_64 uses
+/// `asm-generic/fcntl.h`; aarch64 overrides `O_NOFOLLOW` in `arch/arm64/include/uapi/asm/fcntl.h`.
+#[cfg(all(any(target_os = "linux", target_os = "android"), target_arch = "x86_64"))]
+mod oflags {
+    /// Fail with `ELOOP` instead of following a symbolic link at the final component.
+    pub const O_NOFOLLOW: i32 = 0o400_000;
+    /// Do not wait for a writer when opening a FIFO (which is then refused).
+    pub const O_NONBLOCK: i32 = 0o4_000;
+}
+
+/// See the x86_64 variant; only `O_NOFOLLOW` differs.
+#[cfg(all(any(target_os = "linux", target_os = "android"), target_arch = "aarch64"))]
+mod oflags {
+    /// Fail with `ELOOP` instead of following a symbolic link at the final component.
+    pub const O_NOFOLLOW: i32 = 0o100_000;
+    /// Do not wait for a writer when opening a FIFO (which is then refused).
+    pub const O_NONBLOCK: i32 = 0o4_000;
+}
+
+/// Values from macOS `<sys/fcntl.h>`, so the crate still builds on developers' laptops.
+#[cfg(target_os = "macos")]
+mod oflags {
+    /// Fail with `ELOOP` instead of following a symbolic link at the final component.
+    pub const O_NOFOLLOW: i32 = 0x0100;
+    /// Do not wait for a writer when opening a FIFO (which is then refused).
+    pub const O_NONBLOCK: i32 = 0x0004;
+}
+
+// A wrong flag value would silently weaken the sandbox, so an unknown target must not build.
+#[cfg(not(any(
+    all(
+        any(target_os = "linux", target_os = "android"),
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ),
+    target_os = "macos"
+)))]
+compile_error!("workspace.rs: add O_NOFOLLOW and O_NONBLOCK values for this target");
+
+/// The sandbox: a canonical root directory and the largest file it will read or write.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Canonical (no links, no `..`) absolute root; every file operation happens below it.
+    root: PathBuf,
+    /// The root as configured, made absolute; clients may use it as the prefix of an absolute path.
+    configured_root: PathBuf,
+    max_file_bytes: u64,
+}
+
+/// The outcome of a successful [`Workspace::write_text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The path relative to the root, `/`-separated, for display.
+    pub path: String,
+    /// Bytes written.
+    pub bytes: u64,
+    /// True if the file did not exist before.
+    pub created: bool,
+}
+
+/// Why a path or file was refused. `path` fields are relative to the root and `/`-separated.
+#[derive(Debug)]
+pub enum FileError {
+    /// The path is the empty string.
+    EmptyPath,
+    /// The path contains a NUL byte, which no system call can carry.
+    NulByte { path: String },
+    /// An absolute path that does not start with the workspace root.
+    OutsideRoot,
+    /// A `..` would climb above the root.
+    EscapesRoot { path: String },
+    /// The path, joined to the root, is longer than [`PATH_MAX`] allows.
+    PathTooLong { path: String, len: usize, limit: usize },
+    /// One component is longer than [`NAME_MAX`] bytes.
+    NameTooLong { path: String, len: usize, limit: usize },
+    /// `link` (a prefix of `path`, or `path` itself) is a symbolic link.
+    Symlink { path: String, link: String },
+    /// `parent` (a prefix of `path`) exists but is not a directory.
+    NotADirectory { path: String, parent: String },
+    /// The file (or one of its parent directories) does not exist.
+    NotFound { path: String },
+    /// The path names a directory where a file was expected.
+    IsDirectory { path: String },
+    /// The path names a FIFO, socket, device or other non-regular file.
+    NotRegularFile { path: String, kind: &'static str },
+    /// The file on disk is larger than the cap.
+    FileTooLarge { path: String, size: u64, limit: u64 },
+    /// The content to write is larger than the cap.
+    ContentTooLarge { path: String, size: u64, limit: u64 },
+    /// The file contains NUL bytes.
+    Binary { path: String },
+    /// The file is not valid UTF-8.
+    NotUtf8 { path: String },
+    /// The file that was opened is not the one that was checked: something raced us.
+    Changed { path: String },
+    /// Any other I/O failure; `action` says what we were doing ("read", "write", ...).
+    Io { path: String, action: &'static str, source: io::Error },
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const TEXT_ONLY: &str = "only utf-8 text can be read";
+        match self {
+            FileError::EmptyPath => write!(f, "path is empty"),
+            FileError::NulByte { path } => write!(f, "path {} contains a nul byte", quote(path)),
+            FileError::OutsideRoot => write!(f, "absolute path is outside the workspace root"),
+            FileError::EscapesRoot { path } => {
+                write!(f, "path {} climbs above the workspace root with '..'", quote(path))
+            }
+            FileError::PathTooLong { path, len, limit } => write!(
+                f,
+                "path {} is too long: {len} bytes, the limit is {limit} bytes including the workspace root",
+                quote(path)
+            ),
+            FileError::NameTooLong { path, len, limit } => write!(
+                f,
+                "path {} has a component of {len} bytes, the limit is {limit} bytes",
+                quote(path)
+            ),
+            FileError::Symlink { path, link } if path == link => write!(
+                f,
+                "{} is a symbolic link; links are not followed in the workspace",
+                quote(path)
+            ),
+            FileError::Symlink { path, link } => write!(
+                f,
+                "path {} goes through the symbolic link {}; links are not followed in the workspace",
+                quote(path),
+                quote(link)
+            ),
+            FileError::NotADirectory { path, parent } => {
+                write!(f, "path {}: {} is not a directory", quote(path), quote(parent))
+            }
+            FileError::NotFound { path } => write!(f, "file {} does not exist", quote(path)),
+            FileError::IsDirectory { path } => {
+                write!(f, "{} is a directory, not a file", quote(path))
+            }
+            FileError::NotRegularFile { path, kind } => write!(
+                f,
+                "{} is a {kind}; only regular files can be read or written",
+                quote(path)
+            ),
+            FileError::FileTooLarge { path, size, limit } => write!(
+                f,
+                "file {} is {size} bytes, larger than the limit of {limit} bytes",
+                quote(path)
+            ),
+            FileError::ContentTooLarge { path, size, limit } => write!(
+                f,
+                "content for {} is {size} bytes, larger than the limit of {limit} bytes",
+                quote(path)
+            ),
+            FileError::Binary { path } => {
+                write!(f, "file {} is binary (it contains nul bytes); {TEXT_ONLY}", quote(path))
+            }
+            FileError::NotUtf8 { path } => {
+                write!(f, "file {} is binary (not valid utf-8); {TEXT_ONLY}", quote(path))
+            }
+            FileError::Changed { path } => write!(
+                f,
+                "{} changed while it was being opened; refusing to use it",
+                quote(path)
+            ),
+            FileError::Io { path, action, source } => {
+                write!(f, "cannot {action} {}: {source}", quote(path))
+            }
+        }
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FileError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Workspace {
+    /// Open a workspace rooted at `root`. Fails if root does not exist, is not a directory, or
+    /// is unreadable. `max_file_bytes` caps both reads and writes.
+    pub fn new(root: &Path, max_file_bytes: u64) -> io::Result<Workspace> {
+        let with_root = |e: io::Error| {
+            io::Error::new(e.kind(), format!("workspace root {}: {e}", root.display()))
+        };
+        let configured_root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            std::env::current_dir().map_err(with_root)?.join(root)
+        };
+        let canonical = fs::canonicalize(root).map_err(with_root)?;
+        if !fs::metadata(&canonical).map_err(with_root)?.is_dir() {
+            let e = io::Error::new(io::ErrorKind::InvalidInput, "not a directory");
+            return Err(with_root(e));
+        }
+        // Listing proves we may read it; otherwise every later call would fail less clearly.
+        fs::read_dir(&canonical).map_err(with_root)?;
+        Ok(Workspace { root: canonical, configured_root, max_file_bytes })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The largest file, in bytes, that is read or written.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes
+    }
+
+    /// Resolve a client-supplied path (relative to root, or absolute but inside root) to a path
+    /// inside the root, refusing anything that could escape. The file need not exist; the parts
+    /// of the path that do exist are checked for symbolic links.
+    pub fn resolve(&self, path: &str) -> Result<PathBuf, FileError> {
+        let target = self.parse(path)?;
+        self.walk(&target, false)?;
+        Ok(target.full)
+    }
+
+    /// Create parent directories and write atomically: temp file in the same directory, write,
+    /// fsync, rename, fsync the directory. Never follows a symlink at the final component or
+    /// any parent. An existing file keeps its permission bits. A crash at any point leaves either
+    /// the old or the new content (plus, at worst, a stray temporary file or empty directories).
+    pub fn write_text(&self, path: &str, content: &str) -> Result<Written, FileError> {
+        let target = self.parse(path)?;
+        let size = content.len() as u64;
+        if size > self.max_file_bytes {
+            let limit = self.max_file_bytes;
+            return Err(FileError::ContentTooLarge { path: target.display(), size, limit });
+        }
+        let existing = self.walk(&target, true)?;
+        let permissions = match &existing {
+            Some(meta) => Some(require_regular(&target, meta)?.permissions()),
+            None => None,
+        };
+        self.replace(&target, content.as_bytes(), permissions)?;
+        Ok(Written { path: target.display(), bytes: size, created: existing.is_none() })
+    }
+
+    /// Read UTF-8 text up to max_file_bytes. Files with NUL bytes or invalid UTF-8 are refused
+    /// as binary.
+    pub fn read_text(&self, path: &str) -> Result<String, FileError> {
+        let target = self.parse(path)?;
+        let checked = self.walk(&target, false)?;
+        let checked = checked.ok_or_else(|| FileError::NotFound { path: target.display() })?;
+        self.require_size(&target, require_regular(&target, &checked)?.len())?;
+
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
+            .open(&target.full)
+            .map_err(|e| self.open_error(&target, "open", e))?;
+        // The checks above were on a path; these are on what we actually opened.
+        let opened = file.metadata().map_err(|e| io_error(&target, "inspect", e))?;
+        self.require_size(&target, require_regular(&target, &opened)?.len())?;
+        self.confirm_location(&file, &opened, &target)?;
+
+        let bytes = read_capped(file, self.max_file_bytes, &target)?;
+        if bytes.contains(&0) {
+            return Err(FileError::Binary { path: target.display() });
+        }
+        String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 { path: target.display() })
+    }
+
+    /// Turn a client path into a [`Target`], refusing by text alone whatever can be refused so.
+    fn parse(&self, path: &str) -> Result<Target, FileError> {
+        if path.is_empty() {
+            return Err(FileError::EmptyPath);
+        }
+        if path.contains('\0') {
+            return Err(FileError::NulByte { path: path.to_string() });
+        }
+        let limit = PATH_MAX - 1;
+        if path.len() > limit {
+            let path = path.to_string();
+            return Err(FileError::PathTooLong { len: path.len(), path, limit });
+        }
+        let rel = self.strip_root(path)?;
+        let mut parts: Vec<String> = Vec::new();
+        for name in rel.split('/') {
+            match name {
+                "" | "." => {}
+                ".." if parts.pop().is_none() => {
+                    return Err(FileError::EscapesRoot { path: rel.to_string() });
+                }
+                ".." => {}
+                _ if name.len() > NAME_MAX => {
+                    let (path, len) = (rel.to_string(), name.len());
+                    return Err(FileError::NameTooLong { path, len, limit: NAME_MAX });
+                }
+                _ => parts.push(name.to_string()),
+            }
+        }
+        let target = Target::new(&self.root, parts);
+        target.require_fits()?;
+        Ok(target)
+    }
+
+    /// The part of `path` below the root: `path` itself when relative, the remainder after the
+    /// canonical or configured root when absolute.
+    fn strip_root<'a>(&self, path: &'a str) -> Result<&'a str, FileError> {
+        if !path.starts_with('/') {
+            return Ok(path);
+        }
+        for root in [&self.root, &self.configured_root] {
+            if let Ok(rest) = Path::new(path).strip_prefix(root) {
+                // Always UTF-8: it is a slice of `path`.
+                return rest.to_str().ok_or(FileError::OutsideRoot);
+            }
+        }
+        Err(FileError::OutsideRoot)
+    }
+
+    /// `lstat` every component of `target` in order, refusing symbolic links anywhere and
+    /// non-directories before the last component. Returns the last component's metadata, or
+    /// `None` if it (or a parent) does not exist. With `create`, missing parent directories
+    /// are made one at a time: `create_dir_all` would follow a link planted on the way.
+    fn walk(&self, target: &Target, create: bool) -> Result<Option<fs::Metadata>, FileError> {
+        let mut current = self.root.clone();
+        for (i, name) in target.parts.iter().enumerate() {
+            current.push(name);
+            let is_last = i + 1 == target.parts.len();
+            let meta = match fs::symlink_metadata(&current) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && (is_last || !create) => {
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    make_dir(&current).map_err(|e| io_error(target, "create a directory for", e))?
+                }
+                Err(e) => return Err(io_error(target, "inspect", e)),
+            };
+            if meta.file_type().is_symlink() {
+                let (path, link) = (target.display(), target.prefix(i + 1));
+                return Err(FileError::Symlink { path, link });
+            }
+            if is_last {
+                return Ok(Some(meta));
+            }
+            if !meta.is_dir() {
+                let (path, parent) = (target.display(), target.prefix(i + 1));
+                return Err(FileError::NotADirectory { path, parent });
+            }
+        }
+        // Only the root itself, with no components, gets here.
+        let meta = fs::symlink_metadata(&self.root).map_err(|e| io_error(target, "inspect", e))?;
+        Ok(Some(meta))
+    }
+
+    fn require_size(&self, target: &Target, size: u64) -> Result<(), FileError> {
+        if size > self.max_file_bytes {
+            let limit = self.max_file_bytes;
+            return Err(FileError::FileTooLarge { path: target.display(), size, limit });
+        }
+        Ok(())
+    }
+
+    /// Explain a failed open: a link or a vanished file raced in after our checks.
+    fn open_error(&self, target: &Target, action: &'static str, e: io::Error) -> FileError {
+        match self.walk(target, false) {
+            Err(refusal) => refusal,
+            Ok(None) => FileError::NotFound { path: target.display() },
+            Ok(Some(meta)) if meta.is_dir() => FileError::IsDirectory { path: target.display() },
+            Ok(Some(_)) => io_error(target, action, e),
+        }
+    }
+
+    /// Check that `file`, opened from `target`, is really the file at `target` now.
+    fn confirm_location(
+        &self,
+        file: &File,
+        opened: &fs::Metadata,
+        target: &Target,
+    ) -> Result<(), FileError> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(actual) = proc_fd_path(file) {
+            if actual == target.full {
+                return Ok(());
+            }
+            return Err(FileError::Changed { path: target.display() });
+        }
+        let _ = file;
+        self.confirm_by_inode(opened, target)
+    }
+
+    /// The fallback of [`Workspace::confirm_location`]: walk the path again (refusing links) and
+    /// compare device and inode. Only a swap-and-swap-back between the two walks gets past it.
+    fn confirm_by_inode(&self, opened: &fs::Metadata, target: &Target) -> Result<(), FileError> {
+        match self.walk(target, false)? {
+            Some(now) if now.dev() == opened.dev() && now.ino() == opened.ino() => Ok(()),
+            _ => Err(FileError::Changed { path: target.display() }),
+        }
+    }
+
+    /// Write `bytes` to a fresh temporary sibling of `target` and rename it over `target`.
+    /// The caller has already refused links, directories and special files at `target`.
+    fn replace(
+        &self,
+        target: &Target,
+        bytes: &[u8],
+        permissions: Option<fs::Permissions>,
+    ) -> Result<(), FileError> {
+        let (mut file, mut temp) = create_temp(target)?;
+        let opened = file.metadata().map_err(|e| io_error(target, "inspect", e))?;
+        self.confirm_location(&file, &opened, &temp.target)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions).map_err(|e| io_error(target, "write", e))?;
+        }
+        file.write_all(bytes).map_err(|e| io_error(target, "write", e))?;
+        // The data must be on disk before the rename makes it visible, or a crash could leave
+        // the new name pointing at an empty file.
+        file.sync_all().map_err(|e| io_error(target, "sync", e))?;
+        drop(file);
+        if let Err(e) = fs::rename(&temp.target.full, &target.full) {
+            return Err(self.open_error(target, "replace", e));
+        }
+        temp.keep();
+        // The rename lives in the directory; sync it so the new name survives a crash.
+        let dir = File::open(target.parent_dir()).and_then(|dir| dir.sync_all());
+        dir.map_err(|e| io_error(target, "sync the directory of", e))
+    }
+}
+
+/// A client path resolved lexically: its components below the root and the full path.
+#[derive(Debug, Clone)]
+struct Target {
+    parts: Vec<String>,
+    full: PathBuf,
+}
+
+impl Target {
+    fn new(root: &Path, parts: Vec<String>) -> Target {
+        let mut full = root.to_path_buf();
+        full.extend(&parts);
+        Target { parts, full }
+    }
+
+    /// The path relative to the root, for messages; `.` for the root itself.
+    fn display(&self) -> String {
+        self.prefix(self.parts.len())
+    }
+
+    /// The first `n` components, `/`-separated.
+    fn prefix(&self, n: usize) -> String {
+        if n == 0 {
+            return ".".to_string();
+        }
+        self.parts[..n].join("/")
+    }
+
+    /// The directory holding the last component.
+    fn parent_dir(&self) -> &Path {
+        self.full.parent().unwrap_or(&self.full)
+    }
+
+    /// A target in the same directory, named `name`.
+    fn sibling(&self, name: String) -> Target {
+        let full = self.full.with_file_name(&name);
+        let mut parts = self.parts.clone();
+        parts.pop();
+        parts.push(name);
+        Target { parts, full }
+    }
+
+    /// Refuse a target whose full path the kernel would reject with `ENAMETOOLONG`.
+    fn require_fits(&self) -> Result<(), FileError> {
+        let (len, limit) = (self.full.as_os_str().len(), PATH_MAX - 1);
+        if len > limit {
+            return Err(FileError::PathTooLong { path: self.display(), len, limit });
+        }
+        Ok(())
+    }
+}
+
+/// A temporary file that removes itself unless [`TempFile::keep`] is called, so every early
+/// return of a write, and a panic unwinding through it, cleans up.
+struct TempFile {
+    target: Target,
+    armed: bool,
+}
+
+impl TempFile {
+    /// The file has been renamed into place; there is nothing left to remove.
+    fn keep(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = fs::remove_file(&self.target.full) {
+                log::warn!("cannot remove temporary file {}: {e}", self.target.full.display());
+            }
+        }
+    }
+}
+
+/// Create a new, empty temporary sibling of `target`. `create_new` is `O_CREAT | O_EXCL`, which
+/// never opens an existing file, FIFO or link, so nothing planted under the name is touched.
+fn create_temp(target: &Target) -> Result<(File, TempFile), FileError> {
+    for _ in 0..TEMP_ATTEMPTS {
+        let temp = target.sibling(temp_name());
+        temp.require_fits().map_err(|_| too_long_for_temp(target, &temp))?;
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(oflags::O_NOFOLLOW)
+            .open(&temp.full);
+        match opened {
+            Ok(file) => return Ok((file, TempFile { target: temp, armed: true })),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_error(target, "create a temporary file for", e)),
+        }
+    }
+    let e = io::Error::new(io::ErrorKind::AlreadyExists, "every temporary name was taken");
+    Err(io_error(target, "create a temporary file for", e))
+}
+
+/// The temporary name can be longer than the target's own, so report the length that failed.
+fn too_long_for_temp(target: &Target, temp: &Target) -> FileError {
+    let (len, limit) = (temp.full.as_os_str().len(), PATH_MAX - 1);
+    FileError::PathTooLong { path: target.display(), len, limit }
+}
+
+/// A name no other writer uses: pid (other processes), counter (other threads and calls in
+/// this one) and the clock (an earlier process with the same pid that crashed mid-write).
+fn temp_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{TEMP_PREFIX}{}-{count}-{nanos:x}.tmp", std::process::id())
+}
+
+/// Make one directory; one that appeared meanwhile is fine, as the caller inspects it next.
+fn make_dir(path: &Path) -> io::Result<fs::Metadata> {
+    match fs::create_dir(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    fs::symlink_metadata(path)
+}
+
+/// Where the kernel says `file` lives, if `/proc` is mounted.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn proc_fd_path(file: &File) -> Option<PathBuf> {
+    use std::os::unix::io::AsRawFd;
+    fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+/// Refuse anything but a regular file, naming what it is instead.
+fn require_regular<'m>(
+    target: &Target,
+    meta: &'m fs::Metadata,
+) -> Result<&'m fs::Metadata, FileError> {
+    let kind = meta.file_type();
+    let path = target.display();
+    if kind.is_file() {
+        return Ok(meta);
+    }
+    if kind.is_dir() {
+        return Err(FileError::IsDirectory { path });
+    }
+    if kind.is_symlink() {
+        return Err(FileError::Symlink { link: path.clone(), path });
+    }
+    let kind = if kind.is_fifo() {
+        "fifo"
+    } else if kind.is_socket() {
+        "socket"
+    } else if kind.is_block_device() {
+        "block device"
+    } else if kind.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    };
+    Err(FileError::NotRegularFile { path, kind })
+}
+
+/// Read at most `cap` bytes. Reading `cap + 1` tells a file that grew past the cap since its
+/// size was checked from one that is exactly `cap` bytes, without holding more than that.
+fn read_capped(reader: impl Read, cap: u64, target: &Target) -> Result<Vec<u8>, FileError> {
+    let mut bytes = Vec::new();
+    let read = reader.take(cap.saturating_add(1)).read_to_end(&mut bytes);
+    read.map_err(|e| io_error(target, "read", e))?;
+    let size = bytes.len() as u64;
+    if size > cap {
+        return Err(FileError::FileTooLarge { path: target.display(), size, limit: cap });
+    }
+    Ok(bytes)
+}
+
+fn io_error(target: &Target, action: &'static str, source: io::Error) -> FileError {
+    if source.kind() == io::ErrorKind::NotFound {
+        return FileError::NotFound { path: target.display() };
+    }
+    FileError::Io { path: target.display(), action, source }
+}
+
+/// Quote a path for a message: escaped, and cut short so a 4 KB path cannot flood a reply.
+fn quote(path: &str) -> String {
+    let mut chars = path.chars();
+    let head: String = chars.by_ref().take(QUOTE_MAX_CHARS).collect();
+    let more = if chars.next().is_some() { "…" } else { "" };
+    format!("\"{}{more}\"", head.escape_debug())
+}
