@@ -54,7 +54,10 @@ const QUOTE_MAX_CHARS: usize = 80;
 
 /// `open(2)` flags std does not name, from the kernel's uapi headers: x86_64 uses
 /// `asm-generic/fcntl.h`; aarch64 overrides `O_NOFOLLOW` in `arch/arm64/include/uapi/asm/fcntl.h`.
-#[cfg(all(any(target_os = "linux", target_os = "android"), target_arch = "x86_64"))]
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+))]
 mod oflags {
     /// Fail with `ELOOP` instead of following a symbolic link at the final component.
     pub const O_NOFOLLOW: i32 = 0o400_000;
@@ -63,7 +66,10 @@ mod oflags {
 }
 
 /// See the x86_64 variant; only `O_NOFOLLOW` differs.
-#[cfg(all(any(target_os = "linux", target_os = "android"), target_arch = "aarch64"))]
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "aarch64"
+))]
 mod oflags {
     /// Fail with `ELOOP` instead of following a symbolic link at the final component.
     pub const O_NOFOLLOW: i32 = 0o100_000;
@@ -123,9 +129,17 @@ pub enum FileError {
     /// A `..` would climb above the root.
     EscapesRoot { path: String },
     /// The path, joined to the root, is longer than [`PATH_MAX`] allows.
-    PathTooLong { path: String, len: usize, limit: usize },
+    PathTooLong {
+        path: String,
+        len: usize,
+        limit: usize,
+    },
     /// One component is longer than [`NAME_MAX`] bytes.
-    NameTooLong { path: String, len: usize, limit: usize },
+    NameTooLong {
+        path: String,
+        len: usize,
+        limit: usize,
+    },
     /// `link` (a prefix of `path`, or `path` itself) is a symbolic link.
     Symlink { path: String, link: String },
     /// `parent` (a prefix of `path`) exists but is not a directory.
@@ -147,7 +161,11 @@ pub enum FileError {
     /// The file that was opened is not the one that was checked: something raced us.
     Changed { path: String },
     /// Any other I/O failure; `action` says what we were doing ("read", "write", ...).
-    Io { path: String, action: &'static str, source: io::Error },
+    Io {
+        path: String,
+        action: &'static str,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for FileError {
@@ -249,7 +267,11 @@ impl Workspace {
         }
         // Listing proves we may read it; otherwise every later call would fail less clearly.
         fs::read_dir(&canonical).map_err(with_root)?;
-        Ok(Workspace { root: canonical, configured_root, max_file_bytes })
+        Ok(Workspace {
+            root: canonical,
+            configured_root,
+            max_file_bytes,
+        })
     }
 
     /// The canonical root directory.
@@ -280,7 +302,11 @@ impl Workspace {
         let size = content.len() as u64;
         if size > self.max_file_bytes {
             let limit = self.max_file_bytes;
-            return Err(FileError::ContentTooLarge { path: target.display(), size, limit });
+            return Err(FileError::ContentTooLarge {
+                path: target.display(),
+                size,
+                limit,
+            });
         }
         let existing = self.walk(&target, true)?;
         let permissions = match &existing {
@@ -288,7 +314,11 @@ impl Workspace {
             None => None,
         };
         self.replace(&target, content.as_bytes(), permissions)?;
-        Ok(Written { path: target.display(), bytes: size, created: existing.is_none() })
+        Ok(Written {
+            path: target.display(),
+            bytes: size,
+            created: existing.is_none(),
+        })
     }
 
     /// Read UTF-8 text up to max_file_bytes. Files with NUL bytes or invalid UTF-8 are refused
@@ -296,7 +326,9 @@ impl Workspace {
     pub fn read_text(&self, path: &str) -> Result<String, FileError> {
         let target = self.parse(path)?;
         let checked = self.walk(&target, false)?;
-        let checked = checked.ok_or_else(|| FileError::NotFound { path: target.display() })?;
+        let checked = checked.ok_or_else(|| FileError::NotFound {
+            path: target.display(),
+        })?;
         self.require_size(&target, require_regular(&target, &checked)?.len())?;
 
         let file = OpenOptions::new()
@@ -305,15 +337,21 @@ impl Workspace {
             .open(&target.full)
             .map_err(|e| self.open_error(&target, "open", e))?;
         // The checks above were on a path; these are on what we actually opened.
-        let opened = file.metadata().map_err(|e| io_error(&target, "inspect", e))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| io_error(&target, "inspect", e))?;
         self.require_size(&target, require_regular(&target, &opened)?.len())?;
         self.confirm_location(&file, &opened, &target)?;
 
         let bytes = read_capped(file, self.max_file_bytes, &target)?;
         if bytes.contains(&0) {
-            return Err(FileError::Binary { path: target.display() });
+            return Err(FileError::Binary {
+                path: target.display(),
+            });
         }
-        String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 { path: target.display() })
+        String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 {
+            path: target.display(),
+        })
     }
 
     /// Turn a client path into a [`Target`], refusing by text alone whatever can be refused so.
@@ -321,26 +359,39 @@ impl Workspace {
         if path.is_empty() {
             return Err(FileError::EmptyPath);
         }
-        if path.contains('\0') {
-            return Err(FileError::NulByte { path: path.to_string() });
+        // Strip the root first, so that no refusal below echoes an absolute path.
+        let rel = self.strip_root(path)?;
+        if rel.contains('\0') {
+            return Err(FileError::NulByte {
+                path: rel.to_string(),
+            });
         }
         let limit = PATH_MAX - 1;
-        if path.len() > limit {
-            let path = path.to_string();
-            return Err(FileError::PathTooLong { len: path.len(), path, limit });
+        if rel.len() > limit {
+            let path = rel.to_string();
+            return Err(FileError::PathTooLong {
+                len: path.len(),
+                path,
+                limit,
+            });
         }
-        let rel = self.strip_root(path)?;
         let mut parts: Vec<String> = Vec::new();
         for name in rel.split('/') {
             match name {
                 "" | "." => {}
                 ".." if parts.pop().is_none() => {
-                    return Err(FileError::EscapesRoot { path: rel.to_string() });
+                    return Err(FileError::EscapesRoot {
+                        path: rel.to_string(),
+                    });
                 }
                 ".." => {}
                 _ if name.len() > NAME_MAX => {
                     let (path, len) = (rel.to_string(), name.len());
-                    return Err(FileError::NameTooLong { path, len, limit: NAME_MAX });
+                    return Err(FileError::NameTooLong {
+                        path,
+                        len,
+                        limit: NAME_MAX,
+                    });
                 }
                 _ => parts.push(name.to_string()),
             }
@@ -404,7 +455,11 @@ impl Workspace {
     fn require_size(&self, target: &Target, size: u64) -> Result<(), FileError> {
         if size > self.max_file_bytes {
             let limit = self.max_file_bytes;
-            return Err(FileError::FileTooLarge { path: target.display(), size, limit });
+            return Err(FileError::FileTooLarge {
+                path: target.display(),
+                size,
+                limit,
+            });
         }
         Ok(())
     }
@@ -413,8 +468,12 @@ impl Workspace {
     fn open_error(&self, target: &Target, action: &'static str, e: io::Error) -> FileError {
         match self.walk(target, false) {
             Err(refusal) => refusal,
-            Ok(None) => FileError::NotFound { path: target.display() },
-            Ok(Some(meta)) if meta.is_dir() => FileError::IsDirectory { path: target.display() },
+            Ok(None) => FileError::NotFound {
+                path: target.display(),
+            },
+            Ok(Some(meta)) if meta.is_dir() => FileError::IsDirectory {
+                path: target.display(),
+            },
             Ok(Some(_)) => io_error(target, action, e),
         }
     }
@@ -431,9 +490,11 @@ impl Workspace {
             if actual == target.full {
                 return Ok(());
             }
-            return Err(FileError::Changed { path: target.display() });
+            return Err(FileError::Changed {
+                path: target.display(),
+            });
         }
-        let _ = file;
+        let _ = file; // only the /proc check above needs the handle
         self.confirm_by_inode(opened, target)
     }
 
@@ -442,7 +503,9 @@ impl Workspace {
     fn confirm_by_inode(&self, opened: &fs::Metadata, target: &Target) -> Result<(), FileError> {
         match self.walk(target, false)? {
             Some(now) if now.dev() == opened.dev() && now.ino() == opened.ino() => Ok(()),
-            _ => Err(FileError::Changed { path: target.display() }),
+            _ => Err(FileError::Changed {
+                path: target.display(),
+            }),
         }
     }
 
@@ -455,12 +518,16 @@ impl Workspace {
         permissions: Option<fs::Permissions>,
     ) -> Result<(), FileError> {
         let (mut file, mut temp) = create_temp(target)?;
-        let opened = file.metadata().map_err(|e| io_error(target, "inspect", e))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| io_error(target, "inspect", e))?;
         self.confirm_location(&file, &opened, &temp.target)?;
         if let Some(permissions) = permissions {
-            file.set_permissions(permissions).map_err(|e| io_error(target, "write", e))?;
+            file.set_permissions(permissions)
+                .map_err(|e| io_error(target, "write", e))?;
         }
-        file.write_all(bytes).map_err(|e| io_error(target, "write", e))?;
+        file.write_all(bytes)
+            .map_err(|e| io_error(target, "write", e))?;
         // The data must be on disk before the rename makes it visible, or a crash could leave
         // the new name pointing at an empty file.
         file.sync_all().map_err(|e| io_error(target, "sync", e))?;
@@ -520,7 +587,11 @@ impl Target {
     fn require_fits(&self) -> Result<(), FileError> {
         let (len, limit) = (self.full.as_os_str().len(), PATH_MAX - 1);
         if len > limit {
-            return Err(FileError::PathTooLong { path: self.display(), len, limit });
+            return Err(FileError::PathTooLong {
+                path: self.display(),
+                len,
+                limit,
+            });
         }
         Ok(())
     }
@@ -544,7 +615,10 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         if self.armed {
             if let Err(e) = fs::remove_file(&self.target.full) {
-                log::warn!("cannot remove temporary file {}: {e}", self.target.full.display());
+                log::warn!(
+                    "cannot remove temporary file {}: {e}",
+                    self.target.full.display()
+                );
             }
         }
     }
@@ -555,26 +629,42 @@ impl Drop for TempFile {
 fn create_temp(target: &Target) -> Result<(File, TempFile), FileError> {
     for _ in 0..TEMP_ATTEMPTS {
         let temp = target.sibling(temp_name());
-        temp.require_fits().map_err(|_| too_long_for_temp(target, &temp))?;
+        temp.require_fits()
+            .map_err(|_| too_long_for_temp(target, &temp))?;
         let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(oflags::O_NOFOLLOW)
             .open(&temp.full);
         match opened {
-            Ok(file) => return Ok((file, TempFile { target: temp, armed: true })),
+            Ok(file) => {
+                return Ok((
+                    file,
+                    TempFile {
+                        target: temp,
+                        armed: true,
+                    },
+                ))
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io_error(target, "create a temporary file for", e)),
         }
     }
-    let e = io::Error::new(io::ErrorKind::AlreadyExists, "every temporary name was taken");
+    let e = io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "every temporary name was taken",
+    );
     Err(io_error(target, "create a temporary file for", e))
 }
 
 /// The temporary name can be longer than the target's own, so report the length that failed.
 fn too_long_for_temp(target: &Target, temp: &Target) -> FileError {
     let (len, limit) = (temp.full.as_os_str().len(), PATH_MAX - 1);
-    FileError::PathTooLong { path: target.display(), len, limit }
+    FileError::PathTooLong {
+        path: target.display(),
+        len,
+        limit,
+    }
 }
 
 /// A name no other writer uses: pid (other processes), counter (other threads and calls in
@@ -582,7 +672,9 @@ fn too_long_for_temp(target: &Target, temp: &Target) -> FileError {
 fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("{TEMP_PREFIX}{}-{count}-{nanos:x}.tmp", std::process::id())
 }
 
@@ -617,7 +709,10 @@ fn require_regular<'m>(
         return Err(FileError::IsDirectory { path });
     }
     if kind.is_symlink() {
-        return Err(FileError::Symlink { link: path.clone(), path });
+        return Err(FileError::Symlink {
+            link: path.clone(),
+            path,
+        });
     }
     let kind = if kind.is_fifo() {
         "fifo"
@@ -641,16 +736,26 @@ fn read_capped(reader: impl Read, cap: u64, target: &Target) -> Result<Vec<u8>, 
     read.map_err(|e| io_error(target, "read", e))?;
     let size = bytes.len() as u64;
     if size > cap {
-        return Err(FileError::FileTooLarge { path: target.display(), size, limit: cap });
+        return Err(FileError::FileTooLarge {
+            path: target.display(),
+            size,
+            limit: cap,
+        });
     }
     Ok(bytes)
 }
 
 fn io_error(target: &Target, action: &'static str, source: io::Error) -> FileError {
     if source.kind() == io::ErrorKind::NotFound {
-        return FileError::NotFound { path: target.display() };
+        return FileError::NotFound {
+            path: target.display(),
+        };
     }
-    FileError::Io { path: target.display(), action, source }
+    FileError::Io {
+        path: target.display(),
+        action,
+        source,
+    }
 }
 
 /// Quote a path for a message: escaped, and cut short so a 4 KB path cannot flood a reply.
@@ -659,4 +764,720 @@ fn quote(path: &str) -> String {
     let head: String = chars.by_ref().take(QUOTE_MAX_CHARS).collect();
     let more = if chars.next().is_some() { "…" } else { "" };
     format!("\"{}{more}\"", head.escape_debug())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    /// A unique directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let name = format!(
+                "mcp-workspace-test-{}-{count}-{nanos:x}",
+                std::process::id()
+            );
+            let dir = std::env::temp_dir().join(name);
+            fs::create_dir(&dir).expect("create temp dir");
+            TempDir(fs::canonicalize(&dir).expect("canonicalize temp dir"))
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A workspace in `<tmp>/root`, leaving `<tmp>/outside` for escape targets.
+    struct Fixture {
+        tmp: TempDir,
+        ws: Workspace,
+    }
+
+    impl Fixture {
+        fn new(cap: u64) -> Fixture {
+            let tmp = TempDir::new();
+            fs::create_dir(tmp.path().join("root")).expect("create root");
+            fs::create_dir(tmp.path().join("outside")).expect("create outside");
+            fs::write(tmp.path().join("outside/secret.txt"), "secret").expect("write secret");
+            let ws = Workspace::new(&tmp.path().join("root"), cap).expect("open workspace");
+            Fixture { tmp, ws }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.ws.root().to_path_buf()
+        }
+
+        fn outside(&self) -> PathBuf {
+            self.tmp.path().join("outside")
+        }
+
+        /// Every entry below the root, relative, sorted.
+        fn entries(&self) -> Vec<String> {
+            fn collect(dir: &Path, base: &Path, out: &mut Vec<String>) {
+                for entry in fs::read_dir(dir).expect("list dir") {
+                    let path = entry.expect("dir entry").path();
+                    let rel = path.strip_prefix(base).expect("below base");
+                    out.push(rel.to_string_lossy().into_owned());
+                    if fs::symlink_metadata(&path).expect("lstat").is_dir() {
+                        collect(&path, base, out);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            collect(self.ws.root(), self.ws.root(), &mut out);
+            out.sort();
+            out
+        }
+    }
+
+    fn make_fifo(path: &Path) -> bool {
+        let status = std::process::Command::new("mkfifo").arg(path).status();
+        matches!(status, Ok(s) if s.success())
+    }
+
+    #[test]
+    fn new_refuses_missing_root_and_files() {
+        let tmp = TempDir::new();
+        let missing = Workspace::new(&tmp.path().join("missing"), 10).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        fs::write(tmp.path().join("file"), "x").unwrap();
+        let file = Workspace::new(&tmp.path().join("file"), 10).unwrap_err();
+        assert!(file.to_string().contains("not a directory"), "{file}");
+    }
+
+    #[test]
+    fn new_canonicalises_root_and_accepts_both_prefixes() {
+        let tmp = TempDir::new();
+        fs::create_dir(tmp.path().join("real")).unwrap();
+        symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+        let ws = Workspace::new(&tmp.path().join("link/."), 100).unwrap();
+        assert_eq!(ws.root(), tmp.path().join("real"));
+        assert_eq!(ws.max_file_bytes(), 100);
+
+        let via_link = format!("{}/link/a.md", tmp.path().display());
+        ws.write_text(&via_link, "one").unwrap();
+        let via_real = format!("{}/real/a.md", tmp.path().display());
+        assert_eq!(ws.read_text(&via_real).unwrap(), "one");
+        assert_eq!(ws.resolve(&via_link).unwrap(), tmp.path().join("real/a.md"));
+    }
+
+    #[test]
+    fn refuses_empty_and_nul() {
+        let f = Fixture::new(100);
+        assert!(matches!(f.ws.read_text(""), Err(FileError::EmptyPath)));
+        assert!(matches!(
+            f.ws.write_text("", "x"),
+            Err(FileError::EmptyPath)
+        ));
+        let err = f.ws.write_text("a\0b", "x").unwrap_err();
+        assert!(matches!(err, FileError::NulByte { .. }));
+        assert_eq!(err.to_string(), r#"path "a\0b" contains a nul byte"#);
+        assert!(f.entries().is_empty());
+    }
+
+    #[test]
+    fn refuses_absolute_paths_outside_without_echoing_them() {
+        let f = Fixture::new(100);
+        let secret = f.outside().join("secret.txt");
+        let secret = secret.to_str().unwrap();
+        let long = format!("/etc/{}", "a/".repeat(PATH_MAX));
+        for path in ["/etc/passwd", "/dev/null", secret, "/etc/pass\0wd", &long] {
+            let read = f.ws.read_text(path).unwrap_err();
+            assert!(matches!(read, FileError::OutsideRoot), "{path}: {read}");
+            assert!(!read.to_string().contains(path));
+            let write = f.ws.write_text(path, "x").unwrap_err();
+            assert!(matches!(write, FileError::OutsideRoot), "{path}: {write}");
+        }
+        // A sibling whose name merely starts with the root's name is outside too.
+        let sibling = format!("{}-evil/x", f.root().display());
+        assert!(matches!(
+            f.ws.resolve(&sibling),
+            Err(FileError::OutsideRoot)
+        ));
+        assert_eq!(fs::read_to_string(secret).unwrap(), "secret");
+    }
+
+    #[test]
+    fn accepts_absolute_paths_inside() {
+        let f = Fixture::new(100);
+        let path = format!("{}/docs/a.md", f.root().display());
+        let written = f.ws.write_text(&path, "hi").unwrap();
+        assert_eq!(written.path, "docs/a.md");
+        assert_eq!(f.ws.read_text("docs/a.md").unwrap(), "hi");
+    }
+
+    #[test]
+    fn refuses_dot_dot_escapes() {
+        let f = Fixture::new(100);
+        let absolute = format!("{}/../outside/secret.txt", f.root().display());
+        for path in [
+            "..",
+            "../outside/secret.txt",
+            "a/../../x",
+            "./a/b/../../../x",
+            &absolute,
+        ] {
+            let err = f.ws.read_text(path).unwrap_err();
+            assert!(
+                matches!(err, FileError::EscapesRoot { .. }),
+                "{path}: {err}"
+            );
+            assert!(matches!(
+                f.ws.write_text(path, "x"),
+                Err(FileError::EscapesRoot { .. })
+            ));
+            assert!(
+                !err.to_string().contains(f.tmp.path().to_str().unwrap()),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            fs::read_to_string(f.outside().join("secret.txt")).unwrap(),
+            "secret"
+        );
+        assert!(!f.tmp.path().join("x").exists());
+    }
+
+    #[test]
+    fn normalises_harmless_dot_dot_lexically() {
+        let f = Fixture::new(100);
+        let written = f.ws.write_text("a/../b.md", "b").unwrap();
+        assert_eq!(written.path, "b.md");
+        assert_eq!(f.ws.read_text("./x/.//../b.md").unwrap(), "b");
+        assert_eq!(f.ws.resolve("a/./b/..").unwrap(), f.root().join("a"));
+        // `a` was never created: the `..` was resolved in text, not on disk.
+        assert_eq!(f.entries(), ["b.md"]);
+    }
+
+    #[test]
+    fn root_itself_is_a_directory() {
+        let f = Fixture::new(100);
+        assert_eq!(f.ws.resolve(".").unwrap(), f.root());
+        assert!(matches!(
+            f.ws.read_text("."),
+            Err(FileError::IsDirectory { .. })
+        ));
+        assert!(matches!(
+            f.ws.write_text("a/..", "x"),
+            Err(FileError::IsDirectory { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_symlinked_file_to_outside() {
+        let f = Fixture::new(100);
+        symlink(f.outside().join("secret.txt"), f.root().join("link.txt")).unwrap();
+        let err = f.ws.read_text("link.txt").unwrap_err();
+        assert!(matches!(err, FileError::Symlink { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            r#""link.txt" is a symbolic link; links are not followed in the workspace"#
+        );
+        assert!(matches!(
+            f.ws.write_text("link.txt", "x"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(matches!(
+            f.ws.resolve("link.txt"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert_eq!(
+            fs::read_to_string(f.outside().join("secret.txt")).unwrap(),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn refuses_dangling_symlink_that_would_create_outside() {
+        let f = Fixture::new(100);
+        symlink(f.outside().join("new.txt"), f.root().join("new.txt")).unwrap();
+        assert!(matches!(
+            f.ws.write_text("new.txt", "x"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(matches!(
+            f.ws.read_text("new.txt"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(!f.outside().join("new.txt").exists());
+    }
+
+    #[test]
+    fn refuses_symlinked_parent_to_outside() {
+        let f = Fixture::new(100);
+        symlink(f.outside(), f.root().join("docs")).unwrap();
+        let err = f.ws.read_text("docs/secret.txt").unwrap_err();
+        assert!(
+            matches!(&err, FileError::Symlink { link, .. } if link == "docs"),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"path "docs/secret.txt" goes through the symbolic link "docs"; links are not followed in the workspace"#
+        );
+        let write = f.ws.write_text("docs/sub/new.txt", "x").unwrap_err();
+        assert!(matches!(write, FileError::Symlink { .. }), "{write}");
+        assert!(!f.outside().join("sub").exists());
+        assert_eq!(
+            fs::read_to_string(f.outside().join("secret.txt")).unwrap(),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn refuses_symlinks_that_stay_inside_too() {
+        let f = Fixture::new(100);
+        f.ws.write_text("real/a.md", "a").unwrap();
+        symlink(f.root().join("real"), f.root().join("alias")).unwrap();
+        symlink("a.md", f.root().join("real/b.md")).unwrap();
+        assert!(matches!(
+            f.ws.read_text("alias/a.md"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(matches!(
+            f.ws.read_text("real/b.md"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(matches!(
+            f.ws.write_text("real/b.md", "b"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert_eq!(f.ws.read_text("real/a.md").unwrap(), "a");
+    }
+
+    #[test]
+    fn refuses_fifo_without_blocking() {
+        let f = Fixture::new(100);
+        if !make_fifo(&f.root().join("pipe")) {
+            return; // no mkfifo on this machine; the socket test covers special files
+        }
+        let err = f.ws.read_text("pipe").unwrap_err();
+        assert!(
+            matches!(err, FileError::NotRegularFile { kind: "fifo", .. }),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            r#""pipe" is a fifo; only regular files can be read or written"#
+        );
+        let write = f.ws.write_text("pipe", "x").unwrap_err();
+        assert!(matches!(
+            write,
+            FileError::NotRegularFile { kind: "fifo", .. }
+        ));
+    }
+
+    #[test]
+    fn refuses_sockets() {
+        let f = Fixture::new(100);
+        let _listener = std::os::unix::net::UnixListener::bind(f.root().join("sock")).unwrap();
+        let err = f.ws.read_text("sock").unwrap_err();
+        assert!(
+            matches!(err, FileError::NotRegularFile { kind: "socket", .. }),
+            "{err}"
+        );
+        let write = f.ws.write_text("sock", "x").unwrap_err();
+        assert!(matches!(
+            write,
+            FileError::NotRegularFile { kind: "socket", .. }
+        ));
+    }
+
+    #[test]
+    fn refuses_device_through_a_link() {
+        let f = Fixture::new(100);
+        symlink("/dev/zero", f.root().join("zero")).unwrap();
+        assert!(matches!(
+            f.ws.read_text("zero"),
+            Err(FileError::Symlink { .. })
+        ));
+    }
+
+    #[test]
+    fn reports_created_then_overwritten() {
+        let f = Fixture::new(100);
+        let first = f.ws.write_text("a.md", "first").unwrap();
+        assert_eq!(
+            first,
+            Written {
+                path: "a.md".into(),
+                bytes: 5,
+                created: true
+            }
+        );
+        let second = f.ws.write_text("a.md", "2nd").unwrap();
+        assert_eq!(
+            second,
+            Written {
+                path: "a.md".into(),
+                bytes: 3,
+                created: false
+            }
+        );
+        assert_eq!(f.ws.read_text("a.md").unwrap(), "2nd");
+    }
+
+    #[test]
+    fn creates_parent_directories() {
+        let f = Fixture::new(100);
+        let written =
+            f.ws.write_text("specs/feature/design.md", "# design")
+                .unwrap();
+        assert!(written.created);
+        assert!(f.root().join("specs/feature").is_dir());
+        assert_eq!(
+            f.ws.read_text("specs/feature/design.md").unwrap(),
+            "# design"
+        );
+    }
+
+    #[test]
+    fn atomic_writes_leave_no_temporary_files() {
+        let f = Fixture::new(100);
+        for i in 0..5 {
+            f.ws.write_text("d/a.md", &format!("v{i}")).unwrap();
+            f.ws.write_text("b.md", "").unwrap();
+        }
+        assert_eq!(f.entries(), ["b.md", "d", "d/a.md"]);
+        assert_eq!(f.ws.read_text("d/a.md").unwrap(), "v4");
+        assert_eq!(f.ws.read_text("b.md").unwrap(), "");
+    }
+
+    #[test]
+    fn failed_replace_removes_its_temporary_file() {
+        let f = Fixture::new(100);
+        fs::create_dir(f.root().join("dir")).unwrap();
+        fs::write(f.root().join("dir/keep"), "").unwrap();
+        // Bypass write_text's checks so the rename itself fails, after the temp file exists.
+        let target = f.ws.parse("dir").unwrap();
+        let err = f.ws.replace(&target, b"x", None).unwrap_err();
+        assert!(matches!(err, FileError::IsDirectory { .. }), "{err}");
+        assert_eq!(f.entries(), ["dir", "dir/keep"]);
+    }
+
+    #[test]
+    fn temp_file_guard_removes_unless_kept() {
+        let f = Fixture::new(100);
+        let target = f.ws.parse("a.md").unwrap();
+        let (_, temp) = create_temp(&target).unwrap();
+        assert_eq!(f.entries().len(), 1);
+        drop(temp);
+        assert!(f.entries().is_empty());
+        let (_, mut kept) = create_temp(&target).unwrap();
+        kept.keep();
+        drop(kept);
+        assert_eq!(f.entries().len(), 1);
+        assert!(f.entries()[0].starts_with(TEMP_PREFIX));
+    }
+
+    #[test]
+    fn overwrite_keeps_permissions() {
+        let f = Fixture::new(100);
+        f.ws.write_text("a.sh", "one").unwrap();
+        fs::set_permissions(f.root().join("a.sh"), fs::Permissions::from_mode(0o750)).unwrap();
+        f.ws.write_text("a.sh", "two").unwrap();
+        let mode = fs::metadata(f.root().join("a.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o750);
+    }
+
+    #[test]
+    fn refuses_writing_over_or_reading_a_directory() {
+        let f = Fixture::new(100);
+        fs::create_dir(f.root().join("dir")).unwrap();
+        let write = f.ws.write_text("dir", "x").unwrap_err();
+        assert!(matches!(write, FileError::IsDirectory { .. }));
+        assert_eq!(write.to_string(), r#""dir" is a directory, not a file"#);
+        assert!(matches!(
+            f.ws.read_text("dir/"),
+            Err(FileError::IsDirectory { .. })
+        ));
+        assert_eq!(f.entries(), ["dir"]);
+    }
+
+    #[test]
+    fn refuses_a_file_used_as_a_directory() {
+        let f = Fixture::new(100);
+        f.ws.write_text("a.md", "a").unwrap();
+        let err = f.ws.write_text("a.md/b.md", "b").unwrap_err();
+        assert!(matches!(&err, FileError::NotADirectory { parent, .. } if parent == "a.md"));
+        assert_eq!(
+            err.to_string(),
+            r#"path "a.md/b.md": "a.md" is not a directory"#
+        );
+        assert!(matches!(
+            f.ws.read_text("a.md/b.md"),
+            Err(FileError::NotADirectory { .. })
+        ));
+    }
+
+    #[test]
+    fn reports_missing_files() {
+        let f = Fixture::new(100);
+        let err = f.ws.read_text("nope.md").unwrap_err();
+        assert!(matches!(err, FileError::NotFound { .. }));
+        assert_eq!(err.to_string(), r#"file "nope.md" does not exist"#);
+        assert!(matches!(
+            f.ws.read_text("no/dir/x.md"),
+            Err(FileError::NotFound { .. })
+        ));
+        assert_eq!(
+            f.ws.resolve("no/dir/x.md").unwrap(),
+            f.root().join("no/dir/x.md")
+        );
+        assert!(f.entries().is_empty());
+    }
+
+    #[test]
+    fn caps_written_content() {
+        let f = Fixture::new(8);
+        assert_eq!(f.ws.write_text("ok.md", "12345678").unwrap().bytes, 8);
+        let err = f.ws.write_text("big.md", "123456789").unwrap_err();
+        assert!(matches!(
+            err,
+            FileError::ContentTooLarge {
+                size: 9,
+                limit: 8,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            r#"content for "big.md" is 9 bytes, larger than the limit of 8 bytes"#
+        );
+        assert_eq!(f.entries(), ["ok.md"]);
+    }
+
+    #[test]
+    fn caps_read_files() {
+        let f = Fixture::new(8);
+        fs::write(f.root().join("ok.md"), "12345678").unwrap();
+        fs::write(f.root().join("big.md"), "123456789").unwrap();
+        assert_eq!(f.ws.read_text("ok.md").unwrap(), "12345678");
+        let err = f.ws.read_text("big.md").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FileError::FileTooLarge {
+                    size: 9,
+                    limit: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"file "big.md" is 9 bytes, larger than the limit of 8 bytes"#
+        );
+    }
+
+    #[test]
+    fn capped_read_stops_at_cap_plus_one() {
+        // Stands in for a file that grows after its size was checked.
+        let f = Fixture::new(8);
+        let target = f.ws.parse("grow.md").unwrap();
+        let endless = io::repeat(b'a');
+        let err = read_capped(endless, 8, &target).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FileError::FileTooLarge {
+                    size: 9,
+                    limit: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            read_capped(&b"12345678"[..], 8, &target).unwrap(),
+            b"12345678"
+        );
+        assert!(read_capped(&b""[..], 0, &target).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_binary_files() {
+        let f = Fixture::new(100);
+        fs::write(f.root().join("nul.bin"), b"text\0more").unwrap();
+        fs::write(f.root().join("latin1.txt"), b"caf\xe9").unwrap();
+        let nul = f.ws.read_text("nul.bin").unwrap_err();
+        assert!(matches!(nul, FileError::Binary { .. }));
+        assert!(nul.to_string().contains("binary"), "{nul}");
+        let latin1 = f.ws.read_text("latin1.txt").unwrap_err();
+        assert!(matches!(latin1, FileError::NotUtf8 { .. }));
+        assert_eq!(
+            latin1.to_string(),
+            r#"file "latin1.txt" is binary (not valid utf-8); only utf-8 text can be read"#
+        );
+    }
+
+    #[test]
+    fn handles_unicode_names_and_content() {
+        let f = Fixture::new(100);
+        let written = f.ws.write_text("spécs/设计.md", "héllo ✓").unwrap();
+        assert_eq!(written.path, "spécs/设计.md");
+        assert_eq!(written.bytes, "héllo ✓".len() as u64);
+        assert!(f.root().join("spécs/设计.md").is_file());
+        assert_eq!(f.ws.read_text("spécs/设计.md").unwrap(), "héllo ✓");
+        let err = f.ws.read_text("spécs/缺.md").unwrap_err();
+        assert_eq!(err.to_string(), r#"file "spécs/缺.md" does not exist"#);
+    }
+
+    #[test]
+    fn enforces_name_max() {
+        let f = Fixture::new(100);
+        let longest = "n".repeat(NAME_MAX);
+        assert!(f.ws.write_text(&longest, "x").unwrap().created);
+        assert_eq!(f.ws.read_text(&longest).unwrap(), "x");
+        for name in ["n".repeat(NAME_MAX + 1), "é".repeat(128)] {
+            let err = f.ws.write_text(&format!("d/{name}"), "x").unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    FileError::NameTooLong {
+                        limit: NAME_MAX,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(
+                err.to_string().contains("…"),
+                "long paths are cut short: {err}"
+            );
+        }
+        assert_eq!(f.entries(), [longest]);
+    }
+
+    #[test]
+    fn enforces_path_max() {
+        let f = Fixture::new(100);
+        let raw = "a/".repeat(PATH_MAX / 2 + 1);
+        let err = f.ws.read_text(&raw).unwrap_err();
+        assert!(matches!(err, FileError::PathTooLong { limit, .. } if limit == PATH_MAX - 1));
+        assert!(err.to_string().len() < 300, "message is short: {err}");
+        // Short enough alone, too long once joined to the root.
+        let mut near = String::new();
+        while near.len() + NAME_MAX < PATH_MAX - 6 {
+            near += &"d".repeat(NAME_MAX - 1);
+            near.push('/');
+        }
+        near += &"e".repeat(PATH_MAX - 6 - near.len());
+        assert!(near.len() < PATH_MAX - 1);
+        assert!(f.root().join(&near).as_os_str().len() > PATH_MAX - 1);
+        let err = f.ws.write_text(&near, "x").unwrap_err();
+        assert!(matches!(err, FileError::PathTooLong { .. }), "{err}");
+        assert!(f.entries().is_empty());
+    }
+
+    #[test]
+    fn nofollow_flag_refuses_a_final_link() {
+        // Guards the hand-written O_NOFOLLOW constant for this target.
+        let f = Fixture::new(100);
+        symlink(f.outside().join("secret.txt"), f.root().join("link")).unwrap();
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
+            .open(f.root().join("link"));
+        assert!(opened.is_err());
+    }
+
+    #[test]
+    fn confirm_location_detects_a_swapped_file() {
+        let f = Fixture::new(100);
+        f.ws.write_text("a.md", "a").unwrap();
+        f.ws.write_text("b.md", "b").unwrap();
+        let a = f.ws.parse("a.md").unwrap();
+        let b = f.ws.parse("b.md").unwrap();
+        let file = File::open(&a.full).unwrap();
+        let meta = file.metadata().unwrap();
+        assert!(f.ws.confirm_location(&file, &meta, &a).is_ok());
+        let err = f.ws.confirm_location(&file, &meta, &b).unwrap_err();
+        assert!(matches!(err, FileError::Changed { .. }));
+        assert!(f.ws.confirm_by_inode(&meta, &a).is_ok());
+        assert!(matches!(
+            f.ws.confirm_by_inode(&meta, &b),
+            Err(FileError::Changed { .. })
+        ));
+    }
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        let io = || io::Error::other("boom");
+        let path = || "a.md".to_string();
+        let errors = [
+            FileError::EmptyPath,
+            FileError::NulByte { path: path() },
+            FileError::OutsideRoot,
+            FileError::EscapesRoot { path: path() },
+            FileError::PathTooLong {
+                path: path(),
+                len: 5000,
+                limit: 4095,
+            },
+            FileError::NameTooLong {
+                path: path(),
+                len: 300,
+                limit: 255,
+            },
+            FileError::Symlink {
+                path: path(),
+                link: "a".into(),
+            },
+            FileError::NotADirectory {
+                path: path(),
+                parent: "a".into(),
+            },
+            FileError::NotFound { path: path() },
+            FileError::IsDirectory { path: path() },
+            FileError::NotRegularFile {
+                path: path(),
+                kind: "fifo",
+            },
+            FileError::FileTooLarge {
+                path: path(),
+                size: 2,
+                limit: 1,
+            },
+            FileError::ContentTooLarge {
+                path: path(),
+                size: 2,
+                limit: 1,
+            },
+            FileError::Binary { path: path() },
+            FileError::NotUtf8 { path: path() },
+            FileError::Changed { path: path() },
+            FileError::Io {
+                path: path(),
+                action: "read",
+                source: io(),
+            },
+        ];
+        for err in &errors {
+            let text = err.to_string();
+            let first = text.chars().next().unwrap();
+            assert!(!first.is_uppercase() && !text.ends_with('.'), "{text}");
+        }
+        let with_source = &errors[errors.len() - 1];
+        assert!(std::error::Error::source(with_source).is_some());
+        assert_eq!(with_source.to_string(), r#"cannot read "a.md": boom"#);
+    }
 }
