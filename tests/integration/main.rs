@@ -1,0 +1,6 @@
+//! Integration tests: every test here spawns the real `mcp-server-spec` binary and talks
+//! to it over its real transports. One crate, so the binary is built once.
+
+mod schema_check;
+mod stdio;
+mod support;
