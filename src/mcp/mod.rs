@@ -11,6 +11,7 @@ pub mod error;
 pub mod meta;
 pub mod prompts;
 pub mod schema;
+pub mod subscriptions;
 pub mod tools;
 pub mod version;
 
@@ -18,7 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde_json::{json, Map, Value};
 
-use crate::jsonrpc::{Incoming, Message, Notification, Request, Response};
+use crate::jsonrpc::{Id, Incoming, Message, Notification, Request, Response};
 use crate::workspace::Workspace;
 use error::McpError;
 use meta::{LogLevel, RequestMeta};
@@ -48,6 +49,8 @@ pub struct Server {
 #[derive(Debug, Default)]
 pub struct Session {
     legacy: Option<LegacyState>,
+    /// Open `subscriptions/listen` requests, answered only when they end.
+    subscriptions: Vec<(Id, subscriptions::Filter)>,
 }
 
 /// State a legacy `initialize` handshake establishes.
@@ -71,6 +74,17 @@ impl Session {
     pub fn legacy(&self) -> Option<&LegacyState> {
         self.legacy.as_ref()
     }
+
+    /// Ids of the open `subscriptions/listen` requests, oldest first.
+    pub fn subscription_ids(&self) -> impl Iterator<Item = &Id> {
+        self.subscriptions.iter().map(|(id, _)| id)
+    }
+}
+
+/// What a request produced: a result now, or nothing until later (a subscription).
+enum Reply {
+    Now(Value),
+    Deferred,
 }
 
 /// What to send back for one decoded line or body.
@@ -175,7 +189,7 @@ impl Server {
         sink: &mut dyn FnMut(Notification),
     ) -> Option<Response> {
         match message {
-            Message::Request(request) => Some(self.handle_request(session, request, sink)),
+            Message::Request(request) => self.handle_request(session, request, sink),
             Message::Notification(n) => {
                 self.handle_notification(session, n);
                 None
@@ -191,15 +205,16 @@ impl Server {
     }
 
     /// Runs one request with panic isolation: a panic becomes -32603 for this request only.
+    /// `None` when the answer is deferred (an open subscription).
     pub fn handle_request(
         &self,
         session: &mut Session,
         request: Request,
         sink: &mut dyn FnMut(Notification),
-    ) -> Response {
+    ) -> Option<Response> {
         let Request { id, method, params } = request;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.route(session, &method, params.as_ref(), sink)
+            self.route(session, &id, &method, params.as_ref(), sink)
         }));
         let outcome = outcome.unwrap_or_else(|panic| {
             let what = panic
@@ -213,12 +228,26 @@ impl Server {
             )))
         });
         match outcome {
-            Ok(result) => Response::ok(id, result),
+            Ok(Reply::Now(result)) => Some(Response::ok(id, result)),
+            Ok(Reply::Deferred) => None,
             Err(e) => {
                 log::debug!("{method} (id {id}) failed: {e}");
-                Response::err(Some(id), e.to_error_object())
+                Some(Response::err(Some(id), e.to_error_object()))
             }
         }
+    }
+
+    /// Ends every open subscription of a closing session (server shutdown): the
+    /// completion responses to send before the stream closes.
+    pub fn end_subscriptions(&self, session: &mut Session) -> Vec<Response> {
+        session
+            .subscriptions
+            .drain(..)
+            .map(|(id, _)| {
+                let result = subscriptions::completion(&id);
+                Response::ok(id, result)
+            })
+            .collect()
     }
 
     fn handle_notification(&self, session: &mut Session, n: Notification) {
@@ -229,7 +258,18 @@ impl Server {
             },
             // Requests run to completion synchronously, so by the time a cancellation is read
             // its request has been answered; the spec lets us ignore it (basic/patterns/cancellation).
-            "notifications/cancelled" => log::debug!("cancellation received: {:?}", n.params),
+            "notifications/cancelled" => {
+                let target = n.params.as_ref().and_then(|p| p.get("requestId"));
+                let before = session.subscriptions.len();
+                session
+                    .subscriptions
+                    .retain(|(id, _)| Some(&json!(id)) != target);
+                if session.subscriptions.len() < before {
+                    log::debug!("subscription {target:?} cancelled by the client");
+                } else {
+                    log::debug!("cancellation of {target:?} after its response: nothing to stop");
+                }
+            }
             other => log::debug!("ignoring notification {other}"),
         }
     }
@@ -238,43 +278,79 @@ impl Server {
     fn route(
         &self,
         session: &mut Session,
+        id: &Id,
         method: &str,
         params: Option<&Value>,
         sink: &mut dyn FnMut(Notification),
-    ) -> Result<Value, McpError> {
+    ) -> Result<Reply, McpError> {
         if method == "initialize" {
-            return self.initialize(session, params);
+            return self.initialize(session, params).map(Reply::Now);
         }
         let progress_token = meta::progress_token(params);
-        if let Some(state) = session.legacy.as_mut() {
-            let mut ctx = RequestCtx {
-                version: state.version,
-                log_level: state.log_level,
-                progress_token,
-                sink,
-            };
-            if method == "logging/setLevel" {
+        let (mut ctx, modern) = match session.legacy.as_mut() {
+            Some(state) if method == "logging/setLevel" => {
                 let level = params.and_then(|p| p.get("level")).unwrap_or(&Value::Null);
                 state.log_level = Some(LogLevel::from_value(level, "level")?);
-                return Ok(json!({}));
+                return Ok(Reply::Now(json!({})));
             }
-            return self.dispatch_legacy(&mut ctx, method, params);
-        }
-        match meta::parse_request_meta(params)? {
-            Some(RequestMeta { version, log_level, .. }) => {
-                let mut ctx = RequestCtx { version, log_level, progress_token, sink };
-                let mut result = self.dispatch_modern(&mut ctx, method, params)?;
-                meta::decorate_modern_result(&mut result);
-                Ok(result)
+            Some(state) => {
+                let ctx = RequestCtx {
+                    version: state.version,
+                    log_level: state.log_level,
+                    progress_token,
+                    sink,
+                };
+                (ctx, false)
             }
-            // `ping` is allowed before initialization in every legacy revision.
-            None if method == "ping" => Ok(json!({})),
-            None => Err(McpError::invalid_params(format!(
-                "{method}: missing _meta[\"{}\"]: send initialize first (revisions up to 2025-11-25) \
-                 or declare the protocol version on every request (2026-07-28)",
-                meta::KEY_PROTOCOL_VERSION
-            ))),
+            None => match meta::parse_request_meta(params)? {
+                Some(RequestMeta {
+                    version, log_level, ..
+                }) => (
+                    RequestCtx {
+                        version,
+                        log_level,
+                        progress_token,
+                        sink,
+                    },
+                    true,
+                ),
+                // `ping` is allowed before initialization in every legacy revision.
+                None if method == "ping" => return Ok(Reply::Now(json!({}))),
+                None => return Err(missing_era(method)),
+            },
+        };
+        if modern && method == "subscriptions/listen" {
+            return self.listen(session, id, object_params(method, params)?, ctx.sink);
         }
+        let mut result = if modern {
+            self.dispatch_modern(&mut ctx, method, params)?
+        } else {
+            self.dispatch_legacy(&mut ctx, method, params)?
+        };
+        ctx.progress(1, 1, "done");
+        if modern {
+            meta::decorate_modern_result(&mut result);
+        }
+        Ok(Reply::Now(result))
+    }
+
+    /// Opens a subscription: acknowledge now, answer when it ends.
+    fn listen(
+        &self,
+        session: &mut Session,
+        id: &Id,
+        params: &Map<String, Value>,
+        sink: &mut dyn FnMut(Notification),
+    ) -> Result<Reply, McpError> {
+        if session.subscriptions.iter().any(|(open, _)| open == id) {
+            return Err(McpError::InvalidRequest(format!(
+                "invalid request: subscription {id} is already open"
+            )));
+        }
+        let filter = subscriptions::agree(params)?;
+        sink(subscriptions::acknowledgement(id, &filter));
+        session.subscriptions.push((id.clone(), filter));
+        Ok(Reply::Deferred)
     }
 
     /// Methods of the legacy revisions, after `initialize`.
@@ -336,9 +412,7 @@ impl Server {
         ctx: &mut RequestCtx<'_>,
         params: Option<&Value>,
     ) -> Result<Value, McpError> {
-        let result = tools::call(self, ctx, object_params("tools/call", params)?)?;
-        ctx.progress(1, 1, "done");
-        Ok(result)
+        tools::call(self, ctx, object_params("tools/call", params)?)
     }
 
     /// The legacy handshake: echo a supported legacy revision, else offer the newest one.
@@ -393,6 +467,15 @@ impl Server {
         meta::add_cache_hints(&mut result);
         result
     }
+}
+
+/// The error for a request that names no era: neither `initialize` first nor modern `_meta`.
+fn missing_era(method: &str) -> McpError {
+    McpError::invalid_params(format!(
+        "{method}: missing _meta[\"{}\"]: send initialize first (revisions up to 2025-11-25) \
+         or declare the protocol version on every request (2026-07-28)",
+        meta::KEY_PROTOCOL_VERSION
+    ))
 }
 
 /// What we implement, and nothing more.

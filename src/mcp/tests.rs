@@ -429,3 +429,63 @@ fn pagination_cursors() {
     let r = f.call(modern(2, "tools/list", json!({})));
     assert!(r["result"].get("nextCursor").is_none());
 }
+
+#[test]
+fn subscriptions_listen_acknowledges_defers_and_ends() {
+    let mut f = Fixture::new();
+    let listen = modern(
+        1,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    let (notes, reply) = f.send(&listen.to_string());
+    assert_eq!(
+        reply,
+        Value::Null,
+        "no response while the subscription is open"
+    );
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0]["method"],
+        "notifications/subscriptions/acknowledged"
+    );
+    assert_eq!(
+        notes[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        1
+    );
+    assert_eq!(
+        notes[0]["params"]["notifications"],
+        json!({}),
+        "our lists never change"
+    );
+    let (_, dup) = f.send(&listen.to_string());
+    assert_eq!(dup["error"]["code"], -32600, "one subscription per id");
+    let ended = f.server.end_subscriptions(&mut f.session);
+    assert_eq!(ended.len(), 1);
+    let ended: Value = serde_json::from_str(&encode(&ended[0])).expect("json");
+    assert_eq!(
+        ended["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        1
+    );
+
+    f.send(&modern(2, "subscriptions/listen", json!({})).to_string());
+    assert_eq!(f.session.subscription_ids().count(), 1);
+    f.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#);
+    assert_eq!(
+        f.session.subscription_ids().count(),
+        0,
+        "cancelled silently"
+    );
+    assert!(f.server.end_subscriptions(&mut f.session).is_empty());
+}
+
+#[test]
+fn progress_is_reported_for_any_request_with_a_token() {
+    let mut f = Fixture::new();
+    let mut req = modern(1, "prompts/list", json!({}));
+    req["params"]["_meta"]["progressToken"] = json!(7);
+    let (notes, r) = f.send(&req.to_string());
+    assert!(r["result"]["prompts"].is_array());
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["params"]["progressToken"], 7);
+}

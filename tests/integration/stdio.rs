@@ -600,3 +600,32 @@ fn log_file_receives_the_logs() {
     assert!(text.contains("initialize"), "{text}");
     assert!(s.drain_stderr().is_empty());
 }
+
+#[test]
+fn subscriptions_listen_over_stdio() {
+    let schema = Schema::load("2026-07-28");
+    let (_dir, mut s) = server("listen");
+    for (file, example) in examples("SubscriptionsListenRequest") {
+        s.send(&example);
+        let ack = s.recv();
+        schema.assert_valid("SubscriptionsAcknowledgedNotification", &ack);
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], example["id"],
+            "{file}"
+        );
+        assert!(
+            s.silent_for(Duration::from_millis(200)),
+            "{file}: the listen request stays open"
+        );
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": example["id"]}});
+        s.send(&cancel);
+        assert!(
+            s.silent_for(Duration::from_millis(100)),
+            "{file}: nothing is sent for a cancelled subscription"
+        );
+    }
+    assert_eq!(
+        s.call(&modern_request(json!("next"), "tools/list", Value::Null))["id"],
+        "next"
+    );
+}
