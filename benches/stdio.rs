@@ -19,7 +19,13 @@ const TOOLS_LIST_LEGACY: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"
 
 fn spawn(workspace: &std::path::Path) -> Child {
     Command::new(BIN)
-        .args(["--transport", "stdio", "--log-level", "error", "--workspace"])
+        .args([
+            "--transport",
+            "stdio",
+            "--log-level",
+            "error",
+            "--workspace",
+        ])
         .arg(workspace)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -35,7 +41,9 @@ fn cold_start(workspace: &std::path::Path, first: &str) -> Duration {
     let mut stdin = child.stdin.take().expect("stdin");
     writeln!(stdin, "{first}").expect("write");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
     let elapsed = start.elapsed();
     assert!(line.contains("\"result\""), "unexpected answer: {line}");
     drop(stdin);
@@ -54,7 +62,12 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 }
 
 /// Writes `count` copies of `line` from a thread and reads the answers; requests/s.
-fn pipelined(workspace: &std::path::Path, opening: &str, line: &'static str, count: usize) -> (f64, u64) {
+fn pipelined(
+    workspace: &std::path::Path,
+    opening: &str,
+    line: &'static str,
+    count: usize,
+) -> (f64, u64) {
     let mut child = spawn(workspace);
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin");
@@ -99,8 +112,13 @@ fn main() {
 
     println!("| stdio measurement | result |");
     println!("| --- | --- |");
-    for (name, first) in [("initialize (legacy)", INITIALIZE), ("server/discover (modern)", DISCOVER)] {
-        let samples: Vec<Duration> = (0..COLD_STARTS).map(|_| cold_start(&workspace, first)).collect();
+    for (name, first) in [
+        ("initialize (legacy)", INITIALIZE),
+        ("server/discover (modern)", DISCOVER),
+    ] {
+        let samples: Vec<Duration> = (0..COLD_STARTS)
+            .map(|_| cold_start(&workspace, first))
+            .collect();
         let (p50, p90) = median(samples);
         println!("| cold start → first {name} response, median of {COLD_STARTS} | {:.2} ms (p90 {:.2} ms) |", ms(p50), ms(p90));
     }
@@ -109,8 +127,13 @@ fn main() {
     let mut stdin = child.stdin.take().expect("stdin");
     writeln!(stdin, "{DISCOVER}").expect("write");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
-    println!("| idle RSS after one request | {} KiB |", status_kib(child.id(), "VmRSS:"));
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    println!(
+        "| idle RSS after one request | {} KiB |",
+        status_kib(child.id(), "VmRSS:")
+    );
     drop(stdin);
     child.wait().expect("wait");
 
@@ -119,7 +142,9 @@ fn main() {
         ("legacy", INITIALIZE, TOOLS_LIST_LEGACY),
     ] {
         let (rate, hwm) = pipelined(&workspace, opening, request, PIPELINED);
-        println!("| {PIPELINED} pipelined tools/list ({name}) | {rate:.0} req/s, peak RSS {hwm} KiB |");
+        println!(
+            "| {PIPELINED} pipelined tools/list ({name}) | {rate:.0} req/s, peak RSS {hwm} KiB |"
+        );
     }
     let _ = std::fs::remove_dir_all(&workspace);
 }
