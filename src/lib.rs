@@ -10,6 +10,7 @@
 //! - stdout belongs to the protocol in stdio mode: nothing but `main.rs` prints.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod jsonrpc;

@@ -106,6 +106,13 @@ pub struct Workspace {
     max_file_bytes: u64,
 }
 
+/// One entry of [`Workspace::list_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
 /// The outcome of a successful [`Workspace::write_text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -319,6 +326,43 @@ impl Workspace {
             bytes: size,
             created: existing.is_none(),
         })
+    }
+
+    /// The regular files and directories directly inside a workspace directory, sorted by
+    /// name. Symbolic links, other file types and names that are not UTF-8 are left out (they
+    /// could not be opened through this sandbox anyway). A missing directory is empty.
+    pub fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>, FileError> {
+        let target = if path.is_empty() || path == "." {
+            Target::new(&self.root, Vec::new())
+        } else {
+            self.parse(path)?
+        };
+        let Some(meta) = self.walk(&target, false)? else {
+            return Ok(Vec::new());
+        };
+        if !meta.is_dir() {
+            let (path, parent) = (target.display(), target.display());
+            return Err(FileError::NotADirectory { path, parent });
+        }
+        let entries = fs::read_dir(&target.full).map_err(|e| io_error(&target, "list", e))?;
+        let mut out: Vec<DirEntry> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let kind = entry.file_type().ok()?;
+                let is_dir = kind.is_dir();
+                (is_dir || kind.is_file()).then_some(DirEntry { name, is_dir })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Whether `path` names an existing regular file inside the workspace (no links followed).
+    pub fn is_file(&self, path: &str) -> bool {
+        self.parse(path)
+            .and_then(|t| self.walk(&t, false))
+            .is_ok_and(|meta| meta.is_some_and(|m| m.is_file()))
     }
 
     /// Read UTF-8 text up to max_file_bytes. Files with NUL bytes or invalid UTF-8 are refused
@@ -1167,6 +1211,46 @@ mod tests {
         let err = f.ws.replace(&target, b"x", None).unwrap_err();
         assert!(matches!(err, FileError::IsDirectory { .. }), "{err}");
         assert_eq!(f.entries(), ["dir", "dir/keep"]);
+    }
+
+    #[test]
+    fn list_dir_skips_links_and_sorts() {
+        let f = Fixture::new(1024);
+        fs::create_dir_all(f.root().join("specs/b-spec")).expect("mkdir");
+        fs::write(f.root().join("specs/a.md"), "a").expect("write");
+        symlink(f.outside(), f.root().join("specs/link")).expect("symlink");
+        let names: Vec<(String, bool)> =
+            f.ws.list_dir("specs")
+                .expect("list")
+                .into_iter()
+                .map(|e| (e.name, e.is_dir))
+                .collect();
+        assert_eq!(
+            names,
+            [("a.md".to_string(), false), ("b-spec".to_string(), true)]
+        );
+        assert_eq!(
+            f.ws.list_dir("missing").expect("missing is empty"),
+            Vec::new()
+        );
+        assert!(matches!(
+            f.ws.list_dir("specs/link"),
+            Err(FileError::Symlink { .. })
+        ));
+        assert!(matches!(
+            f.ws.list_dir("../outside"),
+            Err(FileError::EscapesRoot { .. })
+        ));
+        assert!(f
+            .ws
+            .list_dir("")
+            .expect("root")
+            .iter()
+            .any(|e| e.name == "specs"));
+        assert!(f.ws.is_file("specs/a.md"));
+        assert!(
+            !f.ws.is_file("specs/b-spec") && !f.ws.is_file("specs/link") && !f.ws.is_file("nope")
+        );
     }
 
     #[test]

@@ -34,8 +34,10 @@ mod lint;
 mod markdown;
 mod requirements;
 mod schedule;
+pub mod store;
 mod task_write;
 mod tasks;
+pub mod templates;
 mod trace;
 
 pub use design::{parse_design, Component, DesignDoc, RequiredSection, Section};

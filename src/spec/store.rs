@@ -1,0 +1,613 @@
+//! The spec store: where specs live in the workspace and their machine state. The only
+//! file-system code of the spec domain, and it goes through [`Workspace`], so nothing
+//! outside the workspace root is ever touched.
+//!
+//! Layout (created lazily, on the first write, never at start-up):
+//! ```text
+//! specs/_steering/*.md          steering documents (product.md, tech.md, structure.md, …)
+//! specs/_templates/<doc>.md     user overrides of the built-in templates
+//! specs/<name>/spec.json        machine state; <name> is kebab-case
+//! specs/<name>/requirements.md | bugfix.md, design.md, tasks.md
+//! ```
+//! The seed's flat layout (`specs/requirements.md`, `specs/design.md`, `specs/tasks.md`,
+//! state in `specs/spec.json`) is the spec named `default`. Kiro's `.kiro/specs/<name>/`
+//! folders are listed and read, never written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::templates;
+use crate::workspace::{FileError, Workspace, Written};
+
+pub const SPECS_DIR: &str = "specs";
+pub const KIRO_DIR: &str = ".kiro/specs";
+pub const STEERING_DIR: &str = "specs/_steering";
+pub const TEMPLATES_DIR: &str = "specs/_templates";
+/// The spec name of the seed's flat layout.
+pub const DEFAULT_SPEC: &str = "default";
+/// Longest spec name accepted.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Most steering documents read (a guard against a directory full of files).
+const MAX_STEERING_DOCS: usize = 32;
+
+/// Feature or bugfix: decides the first document and the phase graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Feature,
+    Bugfix,
+}
+
+impl Kind {
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "feature" => Some(Kind::Feature),
+            "bugfix" => Some(Kind::Bugfix),
+            _ => None,
+        }
+    }
+
+    /// The documents of this kind, in phase order.
+    pub fn documents(self) -> [DocKind; 3] {
+        match self {
+            Kind::Feature => [DocKind::Requirements, DocKind::Design, DocKind::Tasks],
+            Kind::Bugfix => [DocKind::Bugfix, DocKind::Design, DocKind::Tasks],
+        }
+    }
+}
+
+/// One spec document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Requirements,
+    Bugfix,
+    Design,
+    Tasks,
+}
+
+impl DocKind {
+    pub const ALL: [DocKind; 4] = [
+        DocKind::Requirements,
+        DocKind::Bugfix,
+        DocKind::Design,
+        DocKind::Tasks,
+    ];
+
+    pub fn parse(text: &str) -> Option<DocKind> {
+        DocKind::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Requirements => "requirements",
+            DocKind::Bugfix => "bugfix",
+            DocKind::Design => "design",
+            DocKind::Tasks => "tasks",
+        }
+    }
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            DocKind::Requirements => "requirements.md",
+            DocKind::Bugfix => "bugfix.md",
+            DocKind::Design => "design.md",
+            DocKind::Tasks => "tasks.md",
+        }
+    }
+
+    /// The built-in template.
+    pub fn builtin_template(self) -> &'static str {
+        match self {
+            DocKind::Requirements => templates::REQUIREMENTS,
+            DocKind::Bugfix => templates::BUGFIX,
+            DocKind::Design => templates::DESIGN,
+            DocKind::Tasks => templates::TASKS,
+        }
+    }
+}
+
+/// Where a spec's files live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// `specs/<name>/`.
+    Native,
+    /// The seed's flat `specs/` layout (the spec `default`).
+    Flat,
+    /// `.kiro/specs/<name>/`, read-only.
+    Kiro,
+}
+
+/// A spec found in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecRef {
+    pub name: String,
+    pub source: Source,
+    /// Folder relative to the workspace root, `/`-separated.
+    pub dir: String,
+}
+
+impl SpecRef {
+    pub fn path_of(&self, doc: DocKind) -> String {
+        format!("{}/{}", self.dir, doc.file_name())
+    }
+
+    fn state_path(&self) -> String {
+        format!("{}/spec.json", self.dir)
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.source == Source::Kiro
+    }
+}
+
+/// Review status of one document (approvals come from a human channel, not from here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocStatus {
+    #[default]
+    Draft,
+    InReview,
+    Approved,
+    ChangesRequested,
+}
+
+/// Per-document state in `spec.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DocState {
+    pub status: DocStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// `spec.json`: the machine state of one spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpecState {
+    #[serde(default)]
+    pub kind: Kind,
+    /// The phase last computed from the documents (see `workflow::phase`).
+    #[serde(default)]
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub idea: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub documents: BTreeMap<DocKind, DocState>,
+}
+
+/// Why a store operation failed; messages are for the model to act on.
+#[derive(Debug)]
+pub enum StoreError {
+    InvalidName(String),
+    NotFound(String),
+    AlreadyExists(String),
+    ReadOnly(String),
+    WrongDocument {
+        name: String,
+        doc: DocKind,
+        kind: Kind,
+    },
+    BadState {
+        path: String,
+        problem: String,
+    },
+    File(FileError),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::InvalidName(name) => write!(
+                f,
+                "invalid spec name {name:?}: use kebab-case (a-z, 0-9 and single hyphens, at most {MAX_NAME_CHARS} characters)"
+            ),
+            StoreError::NotFound(name) => {
+                write!(f, "no spec named {name:?}: call spec_status without a name to list specs, or spec_init to create it")
+            }
+            StoreError::AlreadyExists(name) => write!(f, "spec {name:?} already exists"),
+            StoreError::ReadOnly(name) => write!(
+                f,
+                "spec {name:?} is a Kiro spec under .kiro/specs and is read-only here; copy it to specs/{name}/ to edit it"
+            ),
+            StoreError::WrongDocument { name, doc, kind } => write!(
+                f,
+                "spec {name:?} is a {} spec and has no {} document",
+                if *kind == Kind::Bugfix { "bugfix" } else { "feature" },
+                doc.as_str()
+            ),
+            StoreError::BadState { path, problem } => write!(f, "{path} is not valid spec state: {problem}"),
+            StoreError::File(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<FileError> for StoreError {
+    fn from(e: FileError) -> StoreError {
+        StoreError::File(e)
+    }
+}
+
+/// Whether `name` is an acceptable spec folder name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_CHARS
+        && name.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Spec storage on top of the workspace sandbox.
+pub struct Store<'a> {
+    ws: &'a Workspace,
+}
+
+impl<'a> Store<'a> {
+    pub fn new(ws: &'a Workspace) -> Store<'a> {
+        Store { ws }
+    }
+
+    /// Every spec, sorted by name; a native spec hides a Kiro spec of the same name.
+    pub fn list(&self) -> Result<Vec<SpecRef>, StoreError> {
+        let mut found: BTreeMap<String, SpecRef> = BTreeMap::new();
+        for entry in self.ws.list_dir(KIRO_DIR)? {
+            if entry.is_dir && valid_name(&entry.name) {
+                let dir = format!("{KIRO_DIR}/{}", entry.name);
+                found.insert(
+                    entry.name.clone(),
+                    SpecRef {
+                        name: entry.name,
+                        source: Source::Kiro,
+                        dir,
+                    },
+                );
+            }
+        }
+        for entry in self.ws.list_dir(SPECS_DIR)? {
+            if entry.is_dir && valid_name(&entry.name) && entry.name != DEFAULT_SPEC {
+                let dir = format!("{SPECS_DIR}/{}", entry.name);
+                found.insert(
+                    entry.name.clone(),
+                    SpecRef {
+                        name: entry.name,
+                        source: Source::Native,
+                        dir,
+                    },
+                );
+            }
+        }
+        if self.flat_default_exists() {
+            found.insert(DEFAULT_SPEC.to_string(), flat_default());
+        }
+        Ok(found.into_values().collect())
+    }
+
+    fn flat_default_exists(&self) -> bool {
+        ["requirements.md", "design.md", "tasks.md", "spec.json"]
+            .iter()
+            .any(|f| self.ws.is_file(&format!("{SPECS_DIR}/{f}")))
+    }
+
+    /// The spec called `name`.
+    pub fn find(&self, name: &str) -> Result<SpecRef, StoreError> {
+        if name == DEFAULT_SPEC {
+            return if self.flat_default_exists() {
+                Ok(flat_default())
+            } else {
+                Err(StoreError::NotFound(name.into()))
+            };
+        }
+        if !valid_name(name) {
+            return Err(StoreError::InvalidName(name.to_string()));
+        }
+        self.list()?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| StoreError::NotFound(name.to_string()))
+    }
+
+    /// The spec called `name`, or where it would be created (`default` is the flat layout).
+    pub fn locate(&self, name: &str) -> Result<SpecRef, StoreError> {
+        match self.find(name) {
+            Err(StoreError::NotFound(_)) if name == DEFAULT_SPEC => Ok(flat_default()),
+            Err(StoreError::NotFound(_)) => Ok(SpecRef {
+                name: name.to_string(),
+                source: Source::Native,
+                dir: format!("{SPECS_DIR}/{name}"),
+            }),
+            other => other,
+        }
+    }
+
+    /// Creates a spec: its folder and `spec.json`. Documents are left to the assistant.
+    pub fn init(&self, name: &str, kind: Kind, idea: &str) -> Result<SpecRef, StoreError> {
+        if name != DEFAULT_SPEC && !valid_name(name) {
+            return Err(StoreError::InvalidName(name.to_string()));
+        }
+        match self.find(name) {
+            Ok(existing) if existing.read_only() => {
+                return Err(StoreError::ReadOnly(name.to_string()))
+            }
+            Ok(_) => return Err(StoreError::AlreadyExists(name.to_string())),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let spec = self.locate(name)?;
+        let state = SpecState {
+            kind,
+            phase: kind.documents()[0].as_str().to_string(),
+            idea: idea.to_string(),
+            created_at: Some(crate::clock::now_rfc3339()),
+            documents: BTreeMap::new(),
+        };
+        self.save_state(&spec, &state)?;
+        Ok(spec)
+    }
+
+    /// A document's text, `None` when it does not exist yet.
+    pub fn read_doc(&self, spec: &SpecRef, doc: DocKind) -> Result<Option<String>, StoreError> {
+        let path = spec.path_of(doc);
+        if !self.ws.is_file(&path) {
+            return Ok(None);
+        }
+        Ok(Some(self.ws.read_text(&path)?))
+    }
+
+    /// Writes a document atomically (never into a read-only spec).
+    pub fn write_doc(
+        &self,
+        spec: &SpecRef,
+        doc: DocKind,
+        content: &str,
+    ) -> Result<Written, StoreError> {
+        if spec.read_only() {
+            return Err(StoreError::ReadOnly(spec.name.clone()));
+        }
+        Ok(self.ws.write_text(&spec.path_of(doc), content)?)
+    }
+
+    /// The spec's state; defaults when `spec.json` is absent (Kiro and seed specs have none).
+    pub fn state(&self, spec: &SpecRef) -> Result<SpecState, StoreError> {
+        let path = spec.state_path();
+        if !self.ws.is_file(&path) {
+            let kind = if self.ws.is_file(&spec.path_of(DocKind::Bugfix)) {
+                Kind::Bugfix
+            } else {
+                Kind::Feature
+            };
+            return Ok(SpecState {
+                kind,
+                ..SpecState::default()
+            });
+        }
+        let text = self.ws.read_text(&path)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::BadState {
+            path,
+            problem: e.to_string(),
+        })
+    }
+
+    /// Saves `spec.json` (pretty-printed, so it diffs well in git).
+    pub fn save_state(&self, spec: &SpecRef, state: &SpecState) -> Result<(), StoreError> {
+        if spec.read_only() {
+            return Err(StoreError::ReadOnly(spec.name.clone()));
+        }
+        let mut text = serde_json::to_string_pretty(state).expect("spec state serializes");
+        text.push('\n');
+        self.ws.write_text(&spec.state_path(), &text)?;
+        Ok(())
+    }
+
+    /// The effective template for `doc`: the user's override, else the built-in one.
+    pub fn template(&self, doc: DocKind) -> (String, &'static str) {
+        let path = format!("{TEMPLATES_DIR}/{}", doc.file_name());
+        match self.ws.read_text(&path) {
+            Ok(text) => (text, "workspace"),
+            Err(_) => (doc.builtin_template().to_string(), "built-in"),
+        }
+    }
+
+    /// Steering documents as (name without `.md`, text), sorted by name.
+    pub fn steering(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut docs = Vec::new();
+        for entry in self
+            .ws
+            .list_dir(STEERING_DIR)?
+            .into_iter()
+            .take(MAX_STEERING_DOCS)
+        {
+            let Some(stem) = entry.name.strip_suffix(".md") else {
+                continue;
+            };
+            if entry.is_dir {
+                continue;
+            }
+            let text = self
+                .ws
+                .read_text(&format!("{STEERING_DIR}/{}", entry.name))?;
+            docs.push((stem.to_string(), text));
+        }
+        Ok(docs)
+    }
+
+    /// Writes a steering document (`product`, `tech`, `structure` or a custom name).
+    pub fn write_steering(&self, name: &str, content: &str) -> Result<Written, StoreError> {
+        if !valid_name(name) {
+            return Err(StoreError::InvalidName(name.to_string()));
+        }
+        Ok(self
+            .ws
+            .write_text(&format!("{STEERING_DIR}/{name}.md"), content)?)
+    }
+}
+
+fn flat_default() -> SpecRef {
+    SpecRef {
+        name: DEFAULT_SPEC.to_string(),
+        source: Source::Flat,
+        dir: SPECS_DIR.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Tmp(std::path::PathBuf, Workspace);
+
+    impl Tmp {
+        fn new() -> Tmp {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir =
+                std::env::temp_dir().join(format!("mcp-store-test-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let ws = Workspace::new(&dir, 1 << 20).expect("workspace");
+            Tmp(dir, ws)
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let full = self.0.join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn names() {
+        for good in ["a", "user-auth", "v2-api", "x1"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "A",
+            "a_b",
+            "-a",
+            "a-",
+            "a--b",
+            "a/b",
+            "..",
+            "_steering",
+            &"a".repeat(65),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_created_until_a_write() {
+        let t = Tmp::new();
+        let store = Store::new(&t.1);
+        assert!(store.list().expect("list").is_empty());
+        assert!(!t.0.join("specs").exists());
+    }
+
+    #[test]
+    fn native_flat_and_kiro_specs_are_listed() {
+        let t = Tmp::new();
+        t.write("specs/requirements.md", "# seed");
+        t.write("specs/user-auth/requirements.md", "# auth");
+        t.write(".kiro/specs/payments/requirements.md", "# kiro");
+        t.write(
+            ".kiro/specs/user-auth/requirements.md",
+            "# hidden by native",
+        );
+        t.write("specs/_steering/product.md", "# product");
+        let store = Store::new(&t.1);
+        let specs = store.list().expect("list");
+        let summary: Vec<(&str, Source)> =
+            specs.iter().map(|s| (s.name.as_str(), s.source)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("default", Source::Flat),
+                ("payments", Source::Kiro),
+                ("user-auth", Source::Native)
+            ]
+        );
+        let kiro = store.find("payments").expect("kiro");
+        assert!(matches!(
+            store.write_doc(&kiro, DocKind::Design, "x"),
+            Err(StoreError::ReadOnly(_))
+        ));
+        assert_eq!(
+            store
+                .read_doc(&store.find("default").expect("flat"), DocKind::Requirements)
+                .expect("read"),
+            Some("# seed".into())
+        );
+    }
+
+    #[test]
+    fn init_writes_state_and_refuses_duplicates() {
+        let t = Tmp::new();
+        let store = Store::new(&t.1);
+        let spec = store
+            .init("todo-app", Kind::Feature, "a todo app")
+            .expect("init");
+        assert_eq!(spec.dir, "specs/todo-app");
+        let state = store.state(&spec).expect("state");
+        assert_eq!(
+            (state.kind, state.phase.as_str(), state.idea.as_str()),
+            (Kind::Feature, "requirements", "a todo app")
+        );
+        assert!(matches!(
+            store.init("todo-app", Kind::Feature, ""),
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            store.init("Bad Name", Kind::Feature, ""),
+            Err(StoreError::InvalidName(_))
+        ));
+        let bug = store
+            .init("crash-on-save", Kind::Bugfix, "")
+            .expect("bugfix");
+        assert_eq!(store.state(&bug).expect("state").phase, "bugfix");
+    }
+
+    #[test]
+    fn corrupt_state_is_reported() {
+        let t = Tmp::new();
+        t.write("specs/broken/spec.json", "{not json");
+        let store = Store::new(&t.1);
+        let err = store
+            .state(&store.find("broken").expect("listed"))
+            .expect_err("corrupt");
+        assert!(
+            err.to_string()
+                .contains("specs/broken/spec.json is not valid spec state"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn templates_and_steering() {
+        let t = Tmp::new();
+        let store = Store::new(&t.1);
+        assert_eq!(store.template(DocKind::Design).1, "built-in");
+        t.write("specs/_templates/design.md", "# ours");
+        assert_eq!(
+            store.template(DocKind::Design),
+            ("# ours".to_string(), "workspace")
+        );
+        store.write_steering("tech", "# Rust").expect("steering");
+        t.write("specs/_steering/notes.txt", "ignored");
+        assert_eq!(
+            store.steering().expect("steering"),
+            [("tech".to_string(), "# Rust".to_string())]
+        );
+    }
+}
