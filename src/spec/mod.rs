@@ -35,6 +35,7 @@ mod markdown;
 mod requirements;
 mod schedule;
 pub mod store;
+pub mod workflow;
 mod task_write;
 mod tasks;
 pub mod templates;

@@ -1,0 +1,289 @@
+//! A spec's documents evaluated together: diagnostics of every document, traceability,
+//! task progress and the phase the spec is in. The phase is computed from the files every
+//! time (files are the source of truth); `spec.json` only caches it for humans.
+
+use serde::Serialize;
+
+use super::store::{DocKind, DocStatus, Kind, Source, SpecRef, SpecState, Store, StoreError};
+use super::{
+    lint_requirements, next_task, parse_design, parse_requirements, parse_tasks, progress, trace,
+    Coverage, DesignDoc, Diagnostic, Document, Progress, RequirementsDoc, Severity, TasksDoc,
+};
+
+/// Where a spec stands. The order is the workflow's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Requirements,
+    Bugfix,
+    Design,
+    Tasks,
+    Implement,
+    Done,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Requirements => "requirements",
+            Phase::Bugfix => "bugfix",
+            Phase::Design => "design",
+            Phase::Tasks => "tasks",
+            Phase::Implement => "implement",
+            Phase::Done => "done",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Phase> {
+        [
+            Phase::Requirements,
+            Phase::Bugfix,
+            Phase::Design,
+            Phase::Tasks,
+            Phase::Implement,
+            Phase::Done,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+    }
+
+    fn of_document(doc: DocKind) -> Phase {
+        match doc {
+            DocKind::Requirements => Phase::Requirements,
+            DocKind::Bugfix => Phase::Bugfix,
+            DocKind::Design => Phase::Design,
+            DocKind::Tasks => Phase::Tasks,
+        }
+    }
+}
+
+/// One document's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocReport {
+    pub doc: DocKind,
+    pub path: String,
+    pub exists: bool,
+    pub status: DocStatus,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// The texts of a spec's documents, read once.
+pub struct Loaded {
+    pub spec: SpecRef,
+    pub state: SpecState,
+    pub texts: Vec<(DocKind, Option<String>)>,
+}
+
+impl Loaded {
+    pub fn load(store: &Store<'_>, spec: SpecRef) -> Result<Loaded, StoreError> {
+        let state = store.state(&spec)?;
+        let mut texts = Vec::new();
+        for doc in state.kind.documents() {
+            texts.push((doc, store.read_doc(&spec, doc)?));
+        }
+        Ok(Loaded { spec, state, texts })
+    }
+
+    pub fn text(&self, doc: DocKind) -> Option<&str> {
+        self.texts
+            .iter()
+            .find(|(d, _)| *d == doc)
+            .and_then(|(_, t)| t.as_deref())
+    }
+}
+
+/// Everything the checks found in one spec.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub name: String,
+    pub source: Source,
+    pub kind: Kind,
+    pub phase: Phase,
+    pub documents: Vec<DocReport>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub coverage: Option<Coverage>,
+    pub progress: Option<Progress>,
+    pub next_task: Option<String>,
+    #[serde(skip)]
+    pub parsed: Parsed,
+}
+
+/// The parsed documents, for callers that need more than the summary.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    pub requirements: Option<RequirementsDoc>,
+    pub design: Option<DesignDoc>,
+    pub tasks: Option<TasksDoc>,
+}
+
+impl Evaluation {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+}
+
+fn document_of(doc: DocKind) -> Option<Document> {
+    match doc {
+        DocKind::Requirements => Some(Document::Requirements),
+        DocKind::Design => Some(Document::Design),
+        DocKind::Tasks => Some(Document::Tasks),
+        DocKind::Bugfix => None,
+    }
+}
+
+/// Runs every check on a loaded spec.
+pub fn evaluate(loaded: &Loaded) -> Evaluation {
+    let mut diagnostics = Vec::new();
+    let mut parsed = Parsed::default();
+    if let Some(text) = loaded.text(DocKind::Requirements) {
+        diagnostics.extend(lint_requirements(text).diagnostics);
+        parsed.requirements = Some(parse_requirements(text));
+    }
+    if let Some(text) = loaded.text(DocKind::Design) {
+        let design = parse_design(text);
+        diagnostics.extend(design.diagnostics.iter().cloned());
+        parsed.design = Some(design);
+    }
+    if let Some(text) = loaded.text(DocKind::Tasks) {
+        let tasks = parse_tasks(text);
+        diagnostics.extend(tasks.diagnostics.iter().cloned());
+        parsed.tasks = Some(tasks);
+    }
+    let mut coverage = None;
+    if let (Some(req), Some(design), Some(tasks)) =
+        (&parsed.requirements, &parsed.design, &parsed.tasks)
+    {
+        let report = trace(req, design, tasks);
+        coverage = Some(report.coverage);
+        diagnostics.extend(report.diagnostics);
+    }
+    let progress = parsed.tasks.as_ref().map(progress);
+    let next = parsed
+        .tasks
+        .as_ref()
+        .and_then(|t| next_task(t).map(|task| task.id.clone()));
+    let documents: Vec<DocReport> = loaded
+        .texts
+        .iter()
+        .map(|(doc, text)| {
+            let mine = |d: &&Diagnostic| document_of(*doc) == Some(d.document);
+            DocReport {
+                doc: *doc,
+                path: loaded.spec.path_of(*doc),
+                exists: text.is_some(),
+                status: loaded
+                    .state
+                    .documents
+                    .get(doc)
+                    .map(|s| s.status)
+                    .unwrap_or_default(),
+                errors: diagnostics
+                    .iter()
+                    .filter(mine)
+                    .filter(|d| d.severity == Severity::Error)
+                    .count(),
+                warnings: diagnostics
+                    .iter()
+                    .filter(mine)
+                    .filter(|d| d.severity == Severity::Warning)
+                    .count(),
+            }
+        })
+        .collect();
+    let phase = phase(&documents, progress.as_ref());
+    Evaluation {
+        name: loaded.spec.name.clone(),
+        source: loaded.spec.source,
+        kind: loaded.state.kind,
+        phase,
+        documents,
+        diagnostics,
+        coverage,
+        progress,
+        next_task: next,
+        parsed,
+    }
+}
+
+/// The first document that is missing or has errors decides the phase; with every
+/// document sound, the tasks decide between implementing and done.
+fn phase(documents: &[DocReport], progress: Option<&Progress>) -> Phase {
+    if let Some(doc) = documents.iter().find(|d| !d.exists || d.errors > 0) {
+        return Phase::of_document(doc.doc);
+    }
+    match progress {
+        Some(p) if p.total == 0 => Phase::Tasks,
+        Some(p) if p.done == p.total => Phase::Done,
+        _ => Phase::Implement,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::Workspace;
+
+    const REQUIREMENTS: &str = "# Requirements\n\n### Requirement 1: Add\n\n**User Story:** As a user, I want to add todos, so that I remember them.\n\n#### Acceptance Criteria\n\n1. WHEN the user submits a title THEN the app SHALL store the todo\n";
+    const DESIGN: &str = "# Design\n\n## Overview\nx\n## Architecture\nx\n## Components and Interfaces\n### Store\n_Requirements: 1.1_\n## Data Models\nx\n## Error Handling\nx\n## Testing Strategy\nx\n";
+    const TASKS: &str = "# Tasks\n\n- [ ] 1. Store todos\n  - _Requirements: 1.1_\n";
+
+    fn with_spec(files: &[(&str, &str)], check: impl FnOnce(Evaluation)) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("mcp-workflow-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(dir.join("specs/todo")).expect("mkdir");
+        for (name, text) in files {
+            std::fs::write(dir.join("specs/todo").join(name), text).expect("write");
+        }
+        let ws = Workspace::new(&dir, 1 << 20).expect("workspace");
+        let store = Store::new(&ws);
+        let loaded = Loaded::load(&store, store.find("todo").expect("spec")).expect("load");
+        check(evaluate(&loaded));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn phases_follow_the_documents() {
+        with_spec(&[], |e| assert_eq!(e.phase, Phase::Requirements));
+        with_spec(
+            &[("requirements.md", "### Requirement 1: x\n\n1. the app\n")],
+            |e| {
+                assert_eq!(e.phase, Phase::Requirements, "errors keep the phase");
+                assert!(e.errors() > 0);
+            },
+        );
+        with_spec(&[("requirements.md", REQUIREMENTS)], |e| {
+            assert_eq!(e.phase, Phase::Design)
+        });
+        with_spec(
+            &[("requirements.md", REQUIREMENTS), ("design.md", DESIGN)],
+            |e| assert_eq!(e.phase, Phase::Tasks),
+        );
+        with_spec(
+            &[
+                ("requirements.md", REQUIREMENTS),
+                ("design.md", DESIGN),
+                ("tasks.md", TASKS),
+            ],
+            |e| {
+                assert_eq!(e.phase, Phase::Implement);
+                assert_eq!(e.next_task.as_deref(), Some("1"));
+                assert_eq!(e.coverage.map(|c| c.both_percent), Some(100.0));
+            },
+        );
+        let done = TASKS.replace("[ ]", "[x]");
+        with_spec(
+            &[
+                ("requirements.md", REQUIREMENTS),
+                ("design.md", DESIGN),
+                ("tasks.md", &done),
+            ],
+            |e| assert_eq!(e.phase, Phase::Done),
+        );
+    }
+}
