@@ -7,10 +7,12 @@
 //! statelessly; an `initialize` selects legacy semantics for the session (the stdio process
 //! or the HTTP session).
 
+pub mod changes;
 pub mod error;
 pub mod meta;
 pub mod prompts;
 pub mod schema;
+pub mod spec_tools;
 pub mod subscriptions;
 pub mod tools;
 pub mod version;
@@ -43,6 +45,10 @@ files; paths are relative to the workspace root and nothing outside it is reacha
 /// The shared, read-mostly server state every request sees.
 pub struct Server {
     pub workspace: Workspace,
+    /// The tools this deployment offers (`--tools`), in listing order.
+    tools: Vec<&'static tools::ToolDef>,
+    /// Bumped when the resource list changes, so sessions can announce it.
+    pub changes: changes::ChangeFeed,
 }
 
 /// What one connection has negotiated. Modern requests never read it.
@@ -50,7 +56,16 @@ pub struct Server {
 pub struct Session {
     legacy: Option<LegacyState>,
     /// Open `subscriptions/listen` requests, answered only when they end.
-    subscriptions: Vec<(Id, subscriptions::Filter)>,
+    subscriptions: Vec<Subscription>,
+}
+
+/// One open `subscriptions/listen` request.
+#[derive(Debug)]
+struct Subscription {
+    id: Id,
+    filter: subscriptions::Filter,
+    /// The change generation this subscription has been told about.
+    seen: u64,
 }
 
 /// State a legacy `initialize` handshake establishes.
@@ -63,6 +78,8 @@ pub struct LegacyState {
     pub log_level: Option<LogLevel>,
     pub client_capabilities: Map<String, Value>,
     pub client_info: Option<Value>,
+    /// The change generation this session has been told about.
+    seen_changes: u64,
 }
 
 impl Session {
@@ -77,7 +94,7 @@ impl Session {
 
     /// Ids of the open `subscriptions/listen` requests, oldest first.
     pub fn subscription_ids(&self) -> impl Iterator<Item = &Id> {
-        self.subscriptions.iter().map(|(id, _)| id)
+        self.subscriptions.iter().map(|s| &s.id)
     }
 }
 
@@ -125,8 +142,24 @@ impl RequestCtx<'_> {
 }
 
 impl Server {
+    /// A server offering every tool.
     pub fn new(workspace: Workspace) -> Server {
-        Server { workspace }
+        Server {
+            workspace,
+            tools: tools::all().collect(),
+            changes: changes::ChangeFeed::default(),
+        }
+    }
+
+    /// Restricts the tools offered (see `tools::select`).
+    pub fn with_tools(mut self, tools: Vec<&'static tools::ToolDef>) -> Server {
+        self.tools = tools;
+        self
+    }
+
+    /// An offered tool by name.
+    pub fn tool(&self, name: &str) -> Option<&'static tools::ToolDef> {
+        self.tools.iter().copied().find(|t| t.name == name)
     }
 
     /// The one entry point: answers a decoded line or body. `None` means send nothing
@@ -137,11 +170,36 @@ impl Server {
         incoming: Incoming,
         sink: &mut dyn FnMut(Notification),
     ) -> Option<Outgoing> {
-        match incoming {
+        let reply = match incoming {
             Incoming::Single(message) => self
                 .handle_message(session, message, sink)
                 .map(Outgoing::Single),
             Incoming::Batch(items) => self.handle_batch(session, items, sink),
+        };
+        self.flush_changes(session, sink);
+        reply
+    }
+
+    /// Announces resource-list changes this session has not heard of: to an initialized
+    /// legacy session as `notifications/resources/list_changed`, and on every subscription
+    /// that agreed to `resourcesListChanged`, tagged with its id. Transports with
+    /// long-lived streams call it after `changes.wait_past` returns.
+    pub fn flush_changes(&self, session: &mut Session, sink: &mut dyn FnMut(Notification)) {
+        let generation = self.changes.generation();
+        if let Some(state) = session.legacy.as_mut() {
+            if state.initialized && state.seen_changes < generation {
+                sink(Notification::new(
+                    "notifications/resources/list_changed",
+                    json!({}),
+                ));
+            }
+            state.seen_changes = generation;
+        }
+        for sub in &mut session.subscriptions {
+            if sub.seen < generation && sub.filter.wants_resource_list() {
+                sink(subscriptions::resource_list_changed(&sub.id));
+            }
+            sub.seen = generation;
         }
     }
 
@@ -243,9 +301,9 @@ impl Server {
         session
             .subscriptions
             .drain(..)
-            .map(|(id, _)| {
-                let result = subscriptions::completion(&id);
-                Response::ok(id, result)
+            .map(|sub| {
+                let result = subscriptions::completion(&sub.id);
+                Response::ok(sub.id, result)
             })
             .collect()
     }
@@ -263,7 +321,7 @@ impl Server {
                 let before = session.subscriptions.len();
                 session
                     .subscriptions
-                    .retain(|(id, _)| Some(&json!(id)) != target);
+                    .retain(|sub| Some(&json!(sub.id)) != target);
                 if session.subscriptions.len() < before {
                     log::debug!("subscription {target:?} cancelled by the client");
                 } else {
@@ -342,14 +400,19 @@ impl Server {
         params: &Map<String, Value>,
         sink: &mut dyn FnMut(Notification),
     ) -> Result<Reply, McpError> {
-        if session.subscriptions.iter().any(|(open, _)| open == id) {
+        if session.subscriptions.iter().any(|sub| &sub.id == id) {
             return Err(McpError::InvalidRequest(format!(
                 "invalid request: subscription {id} is already open"
             )));
         }
         let filter = subscriptions::agree(params)?;
         sink(subscriptions::acknowledgement(id, &filter));
-        session.subscriptions.push((id.clone(), filter));
+        let seen = self.changes.generation();
+        session.subscriptions.push(Subscription {
+            id: id.clone(),
+            filter,
+            seen,
+        });
         Ok(Reply::Deferred)
     }
 
@@ -362,7 +425,7 @@ impl Server {
     ) -> Result<Value, McpError> {
         match method {
             "ping" => Ok(json!({})),
-            "tools/list" => list(params, tools::TOOLS, "tools", |t| {
+            "tools/list" => list(params, &self.tools, "tools", |t| {
                 tools::describe(t, ctx.version)
             }),
             "prompts/list" => list(params, prompts::PROMPTS, "prompts", |p| {
@@ -386,7 +449,7 @@ impl Server {
         match method {
             "server/discover" => Ok(self.discover()),
             "tools/list" => {
-                let mut r = list(params, tools::TOOLS, "tools", |t| {
+                let mut r = list(params, &self.tools, "tools", |t| {
                     tools::describe(t, ctx.version)
                 })?;
                 meta::add_cache_hints(&mut r);
@@ -449,6 +512,7 @@ impl Server {
             log_level: None,
             client_capabilities,
             client_info,
+            seen_changes: self.changes.generation(),
         });
         Ok(json!({
             "protocolVersion": version.as_str(),

@@ -17,17 +17,32 @@ use crate::mcp::meta::KEY_SERVER_INFO;
 pub const KEY_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// The boolean filter fields of the revision, and whether this server ever emits them.
-/// Our tool and prompt lists are fixed for the life of the process, so none is honoured.
+/// Tool and prompt lists are fixed for the life of the process; the resource list changes
+/// when a spec is created.
 const BOOLEAN_FILTERS: [(&str, bool); 3] = [
     ("toolsListChanged", false),
     ("promptsListChanged", false),
-    ("resourcesListChanged", false),
+    ("resourcesListChanged", true),
 ];
 
 /// What one subscription agreed to deliver.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Filter {
     pub agreed: Map<String, Value>,
+}
+
+impl Filter {
+    pub fn wants_resource_list(&self) -> bool {
+        self.agreed.get("resourcesListChanged") == Some(&Value::Bool(true))
+    }
+}
+
+/// `notifications/resources/list_changed` on subscription `id`.
+pub fn resource_list_changed(id: &Id) -> Notification {
+    Notification::new(
+        "notifications/resources/list_changed",
+        json!({ "_meta": subscription_meta(id) }),
+    )
 }
 
 /// Validates the request's `notifications` filter and keeps the part we honour.

@@ -69,8 +69,8 @@ pub struct ToolDef {
     pub call: ToolFn,
 }
 
-/// Every tool, in the order `tools/list` returns them (deterministic, for client caches).
-pub const TOOLS: &[ToolDef] = &[
+/// The seed's file tools (listed after the spec tools).
+pub const FILE_TOOLS: &[ToolDef] = &[
     ToolDef {
         name: "create_file",
         title: "Create or overwrite a file",
@@ -131,8 +131,41 @@ pub const TOOLS: &[ToolDef] = &[
     },
 ];
 
-pub fn find(name: &str) -> Option<&'static ToolDef> {
-    TOOLS.iter().find(|t| t.name == name)
+/// Every tool, in the order `tools/list` returns them (deterministic, for client caches).
+pub fn all() -> impl Iterator<Item = &'static ToolDef> {
+    crate::mcp::spec_tools::SPEC_TOOLS.iter().chain(FILE_TOOLS)
+}
+
+/// The smallest useful set, for clients that cap how many tools they load.
+pub const CORE_PROFILE: &[&str] = &[
+    "spec_init",
+    "spec_status",
+    "spec_guide",
+    "spec_write",
+    "spec_validate",
+    "task_next",
+    "task_update",
+];
+
+/// Resolves `MCP_TOOLS` / `--tools`: `all`, `core`, or a comma-separated list of names.
+pub fn select(profile: &str) -> Result<Vec<&'static ToolDef>, String> {
+    let names: Vec<&str> = match profile.trim() {
+        "" | "all" => return Ok(all().collect()),
+        "core" => CORE_PROFILE.to_vec(),
+        list => list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect(),
+    };
+    if let Some(unknown) = names.iter().find(|n| all().all(|t| t.name != **n)) {
+        let known: Vec<&str> = all().map(|t| t.name).collect();
+        return Err(format!(
+            "unknown tool '{unknown}' (known: {})",
+            known.join(", ")
+        ));
+    }
+    Ok(all().filter(|t| names.contains(&t.name)).collect())
 }
 
 /// A tool's listing entry, shaped for the given revision.
@@ -170,8 +203,9 @@ pub fn call(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| McpError::invalid_params("tools/call: missing string parameter 'name'"))?;
-    let tool =
-        find(name).ok_or_else(|| McpError::invalid_params(format!("Unknown tool: {name}")))?;
+    let tool = server
+        .tool(name)
+        .ok_or_else(|| McpError::invalid_params(format!("Unknown tool: {name}")))?;
     let empty = Value::Object(Map::new());
     let args = match params.get("arguments") {
         None | Some(Value::Null) => &empty,

@@ -177,6 +177,19 @@ pub struct SpecState {
     pub created_at: Option<String>,
     #[serde(default)]
     pub documents: BTreeMap<DocKind, DocState>,
+    /// Every task status change with its evidence, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_log: Vec<TaskLogEntry>,
+}
+
+/// One `task_update`: which tasks, the new status, and the evidence given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLogEntry {
+    pub tasks: Vec<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    pub at: String,
 }
 
 /// Why a store operation failed; messages are for the model to act on.
@@ -345,6 +358,7 @@ impl<'a> Store<'a> {
             idea: idea.to_string(),
             created_at: Some(crate::clock::now_rfc3339()),
             documents: BTreeMap::new(),
+            task_log: Vec::new(),
         };
         self.save_state(&spec, &state)?;
         Ok(spec)
