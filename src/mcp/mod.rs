@@ -432,7 +432,7 @@ impl Server {
                 prompts::describe(p, ctx.version)
             }),
             "tools/call" => self.call_tool(ctx, params),
-            "prompts/get" => prompts::get(object_params(method, params)?),
+            "prompts/get" => prompts::get(self, object_params(method, params)?),
             #[cfg(test)]
             "test/panic" => panic!("deliberate test panic"),
             _ => Err(McpError::MethodNotFound(method.to_string())),
@@ -463,7 +463,7 @@ impl Server {
                 Ok(r)
             }
             "tools/call" => self.call_tool(ctx, params),
-            "prompts/get" => prompts::get(object_params(method, params)?),
+            "prompts/get" => prompts::get(self, object_params(method, params)?),
             #[cfg(test)]
             "test/panic" => panic!("deliberate test panic"),
             _ => Err(McpError::MethodNotFound(method.to_string())),

@@ -109,8 +109,25 @@ fn every_legacy_revision_handshake_and_full_surface() {
         schema.assert_valid("ListToolsResult", &tools["result"]);
         let prompts = s.call(&request(json!(3), "prompts/list", Value::Null));
         schema.assert_valid("ListPromptsResult", &prompts["result"]);
+        let init = tool_call("spec_init", json!({"name": "demo", "idea": "A todo app"}));
+        let r = s.call(&request(json!("init"), "tools/call", init));
+        schema.assert_valid("CallToolResult", &r["result"]);
         for p in prompts["result"]["prompts"].as_array().expect("prompts") {
-            let args = json!({"requirements": "A todo app"});
+            // Every required argument gets a value: the spec name, or free text.
+            let mut args = serde_json::Map::new();
+            for a in p["arguments"].as_array().expect("arguments") {
+                if a["required"] == true {
+                    let value = if a["name"] == "name" {
+                        "demo"
+                    } else {
+                        "A todo app"
+                    };
+                    args.insert(
+                        a["name"].as_str().expect("arg name").to_string(),
+                        json!(value),
+                    );
+                }
+            }
             let r = s.call(&request(
                 json!(4),
                 "prompts/get",
