@@ -14,6 +14,8 @@ pub mod mcp_code {
     pub const HEADER_MISMATCH: i64 = -32020;
     pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+    /// Resource not found in revisions up to 2025-11-25 (never emitted for 2026-07-28).
+    pub const LEGACY_RESOURCE_NOT_FOUND: i64 = -32002;
 }
 
 /// Why a request failed at the protocol level.
@@ -33,6 +35,11 @@ pub enum McpError {
     HeaderMismatch(String),
     /// The request needs client capabilities that were not declared.
     MissingClientCapability(Vec<String>),
+    /// `resources/read` of a URI we do not have: -32602 from 2026-07-28 on, -32002 before.
+    ResourceNotFound {
+        uri: String,
+        modern: bool,
+    },
 }
 
 impl McpError {
@@ -59,6 +66,15 @@ impl McpError {
                 "requested": requested,
             })),
             McpError::HeaderMismatch(m) => ErrorObject::new(mcp_code::HEADER_MISMATCH, m.clone()),
+            McpError::ResourceNotFound { uri, modern } => ErrorObject::new(
+                if *modern {
+                    code::INVALID_PARAMS
+                } else {
+                    mcp_code::LEGACY_RESOURCE_NOT_FOUND
+                },
+                "Resource not found",
+            )
+            .with_data(json!({ "uri": uri })),
             McpError::MissingClientCapability(caps) => ErrorObject::new(
                 mcp_code::MISSING_REQUIRED_CLIENT_CAPABILITY,
                 format!("missing required client capability: {}", caps.join(", ")),

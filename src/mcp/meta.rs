@@ -167,10 +167,11 @@ pub fn decorate_modern_result(result: &mut Value) {
     }
 }
 
-/// Adds the caching hints of a cacheable modern result.
-pub fn add_cache_hints(result: &mut Value) {
+/// Adds the caching hints of a cacheable modern result: fresh for `ttl_ms`, and free of
+/// user-specific data (`public`).
+pub fn add_cache_hints(result: &mut Value, ttl_ms: u64) {
     if let Value::Object(map) = result {
-        map.insert("ttlMs".into(), json!(LIST_TTL_MS));
+        map.insert("ttlMs".into(), json!(ttl_ms));
         map.insert("cacheScope".into(), json!("public"));
     }
 }
@@ -243,7 +244,7 @@ mod tests {
     fn modern_decoration() {
         let mut r = json!({"tools": []});
         decorate_modern_result(&mut r);
-        add_cache_hints(&mut r);
+        add_cache_hints(&mut r, LIST_TTL_MS);
         assert_eq!(r["resultType"], "complete");
         assert_eq!(
             r["_meta"][KEY_SERVER_INFO]["name"],

@@ -8,9 +8,11 @@
 //! or the HTTP session).
 
 pub mod changes;
+pub mod completion;
 pub mod error;
 pub mod meta;
 pub mod prompts;
+pub mod resources;
 pub mod schema;
 pub mod spec_tools;
 pub mod subscriptions;
@@ -380,11 +382,7 @@ impl Server {
         if modern && method == "subscriptions/listen" {
             return self.listen(session, id, object_params(method, params)?, ctx.sink);
         }
-        let mut result = if modern {
-            self.dispatch_modern(&mut ctx, method, params)?
-        } else {
-            self.dispatch_legacy(&mut ctx, method, params)?
-        };
+        let mut result = self.dispatch(&mut ctx, method, params, modern)?;
         ctx.progress(1, 1, "done");
         if modern {
             meta::decorate_modern_result(&mut result);
@@ -416,66 +414,66 @@ impl Server {
         Ok(Reply::Deferred)
     }
 
-    /// Methods of the legacy revisions, after `initialize`.
-    fn dispatch_legacy(
+    /// Every method after era selection. Legacy-only and modern-only methods are guarded;
+    /// modern cacheable results get `ttlMs`/`cacheScope` (server/utilities/caching.mdx).
+    fn dispatch(
         &self,
         ctx: &mut RequestCtx<'_>,
         method: &str,
         params: Option<&Value>,
+        modern: bool,
     ) -> Result<Value, McpError> {
-        match method {
-            "ping" => Ok(json!({})),
-            "tools/list" => list(params, &self.tools, "tools", |t| {
-                tools::describe(t, ctx.version)
-            }),
-            "prompts/list" => list(params, prompts::PROMPTS, "prompts", |p| {
-                prompts::describe(p, ctx.version)
-            }),
-            "tools/call" => self.call_tool(ctx, params),
-            "prompts/get" => prompts::get(self, object_params(method, params)?),
-            #[cfg(test)]
-            "test/panic" => panic!("deliberate test panic"),
-            _ => Err(McpError::MethodNotFound(method.to_string())),
-        }
-    }
-
-    /// Methods of the modern revision; `ping`, `logging/setLevel` and `initialize` are gone.
-    fn dispatch_modern(
-        &self,
-        ctx: &mut RequestCtx<'_>,
-        method: &str,
-        params: Option<&Value>,
-    ) -> Result<Value, McpError> {
-        match method {
-            "server/discover" => Ok(self.discover()),
+        let version = ctx.version;
+        let (mut result, ttl_ms) = match method {
+            "ping" if !modern => (json!({}), None),
+            "server/discover" if modern => (self.discover(), Some(meta::LIST_TTL_MS)),
             "tools/list" => {
-                let mut r = list(params, &self.tools, "tools", |t| {
-                    tools::describe(t, ctx.version)
+                let r = list(params, &self.tools, "tools", |t| {
+                    tools::describe(t, version)
                 })?;
-                meta::add_cache_hints(&mut r);
-                Ok(r)
+                (r, Some(meta::LIST_TTL_MS))
             }
             "prompts/list" => {
-                let mut r = list(params, prompts::PROMPTS, "prompts", |p| {
-                    prompts::describe(p, ctx.version)
+                let r = list(params, prompts::PROMPTS, "prompts", |p| {
+                    prompts::describe(p, version)
                 })?;
-                meta::add_cache_hints(&mut r);
-                Ok(r)
+                (r, Some(meta::LIST_TTL_MS))
             }
-            "tools/call" => self.call_tool(ctx, params),
-            "prompts/get" => prompts::get(self, object_params(method, params)?),
+            "resources/list" => {
+                let all = resources::list(self, version)?;
+                (list(params, &all, "resources", Value::clone)?, Some(0))
+            }
+            "resources/templates/list" => {
+                let all = resources::templates(version);
+                (
+                    list(params, &all, "resourceTemplates", Value::clone)?,
+                    Some(meta::LIST_TTL_MS),
+                )
+            }
+            "resources/read" => {
+                let p = object_params(method, params)?;
+                let uri = p.get("uri").and_then(Value::as_str).ok_or_else(|| {
+                    McpError::invalid_params("resources/read: missing string parameter 'uri'")
+                })?;
+                (resources::read(self, version, uri)?, Some(0))
+            }
+            "tools/call" => (
+                tools::call(self, ctx, object_params(method, params)?)?,
+                None,
+            ),
+            "prompts/get" => (prompts::get(self, object_params(method, params)?)?, None),
+            "completion/complete" => (
+                completion::complete(self, object_params(method, params)?)?,
+                None,
+            ),
             #[cfg(test)]
             "test/panic" => panic!("deliberate test panic"),
-            _ => Err(McpError::MethodNotFound(method.to_string())),
+            _ => return Err(McpError::MethodNotFound(method.to_string())),
+        };
+        if let (true, Some(ttl)) = (modern, ttl_ms) {
+            meta::add_cache_hints(&mut result, ttl);
         }
-    }
-
-    fn call_tool(
-        &self,
-        ctx: &mut RequestCtx<'_>,
-        params: Option<&Value>,
-    ) -> Result<Value, McpError> {
-        tools::call(self, ctx, object_params("tools/call", params)?)
+        Ok(result)
     }
 
     /// The legacy handshake: echo a supported legacy revision, else offer the newest one.
@@ -523,13 +521,11 @@ impl Server {
     }
 
     fn discover(&self) -> Value {
-        let mut result = json!({
+        json!({
             "supportedVersions": ProtocolVersion::all_strings(),
             "capabilities": capabilities(),
             "instructions": INSTRUCTIONS,
-        });
-        meta::add_cache_hints(&mut result);
-        result
+        })
     }
 }
 
@@ -544,7 +540,13 @@ fn missing_era(method: &str) -> McpError {
 
 /// What we implement, and nothing more.
 fn capabilities() -> Value {
-    json!({ "tools": {}, "prompts": {}, "logging": {} })
+    json!({
+        "tools": {},
+        "prompts": {},
+        "resources": { "listChanged": true },
+        "completions": {},
+        "logging": {},
+    })
 }
 
 fn describe_client(info: Option<&Value>) -> String {

@@ -85,7 +85,7 @@ fn initialize_echoes_each_legacy_revision() {
         );
         assert_eq!(
             r["result"]["capabilities"],
-            json!({"tools":{},"prompts":{},"logging":{}})
+            json!({"tools":{},"prompts":{},"resources":{"listChanged":true},"completions":{},"logging":{}})
         );
         assert!(r["result"]["instructions"]
             .as_str()
