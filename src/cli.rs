@@ -109,11 +109,76 @@ pub const OPTIONS: &[OptSpec] = &[
         "largest file create_file writes or read_file reads",
     ),
     opt(
+        "tools",
+        "MCP_TOOLS",
+        "core|all|NAME,...",
+        "all",
+        "tools to offer: all, the core profile, or a comma-separated list",
+    ),
+    opt(
         "max-line-bytes",
         "MCP_MAX_LINE_BYTES",
         "SIZE",
         "16MiB",
         "largest stdio message line accepted",
+    ),
+    OptSpec {
+        long: "allowed-origin",
+        env: "MCP_ALLOWED_ORIGINS",
+        value: "ORIGIN",
+        default: "localhost origins of the port",
+        help:
+            "Origin allowed to call the HTTP endpoint (repeatable; env: comma-separated; * = any)",
+        repeatable: true,
+    },
+    opt(
+        "workers",
+        "MCP_WORKERS",
+        "N",
+        "4 x cores",
+        "HTTP request worker threads",
+    ),
+    opt(
+        "max-streams",
+        "MCP_MAX_STREAMS",
+        "N",
+        "256",
+        "concurrent SSE streams (HTTP)",
+    ),
+    opt(
+        "max-connections",
+        "MCP_MAX_CONNECTIONS",
+        "N",
+        "1024",
+        "concurrent HTTP connections",
+    ),
+    opt(
+        "max-body-bytes",
+        "MCP_MAX_BODY_BYTES",
+        "SIZE",
+        "4MiB",
+        "largest HTTP request body",
+    ),
+    opt(
+        "session-timeout",
+        "MCP_SESSION_TIMEOUT",
+        "DURATION",
+        "30m",
+        "idle expiry of legacy HTTP sessions",
+    ),
+    opt(
+        "shutdown-timeout",
+        "MCP_SHUTDOWN_TIMEOUT",
+        "DURATION",
+        "10s",
+        "time in-flight requests get after SIGTERM",
+    ),
+    opt(
+        "header-timeout",
+        "MCP_HEADER_TIMEOUT",
+        "DURATION",
+        "10s",
+        "time a client has to send a request head",
     ),
 ];
 
@@ -121,12 +186,29 @@ pub const OPTIONS: &[OptSpec] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subcommand {
     Serve,
+    /// Lint specs: `validate [SPEC] [--json]`, exit 1 on errors.
+    Validate,
+    /// Phase and progress: `status [SPEC] [--json]`.
+    Status,
+    /// Traceability matrix: `trace SPEC [--json]`, exit 1 on errors.
+    Trace,
 }
 
 impl Subcommand {
+    /// Whether the subcommand reads specs (takes a SPEC operand and `--json`).
+    pub fn takes_spec(self) -> bool {
+        matches!(
+            self,
+            Subcommand::Validate | Subcommand::Status | Subcommand::Trace
+        )
+    }
+
     fn parse(name: &str) -> Option<Subcommand> {
         match name {
             "serve" => Some(Subcommand::Serve),
+            "validate" => Some(Subcommand::Validate),
+            "status" => Some(Subcommand::Status),
+            "trace" => Some(Subcommand::Trace),
             _ => None,
         }
     }
@@ -144,6 +226,10 @@ pub enum Command {
 #[derive(Debug)]
 pub struct Args {
     pub subcommand: Subcommand,
+    /// The SPEC operand of `validate`, `status` and `trace`.
+    pub spec: Option<String>,
+    /// `--json`: machine-readable output for the spec subcommands.
+    pub json: bool,
     values: BTreeMap<&'static str, Vec<String>>,
 }
 
@@ -171,12 +257,15 @@ where
     use lexopt::prelude::*;
 
     let mut parser = lexopt::Parser::from_args(args);
-    let mut subcommand = None;
+    let mut subcommand: Option<Subcommand> = None;
+    let mut positional = None;
+    let mut json = false;
     let mut values: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
+            Long("json") => json = true,
             Long(name) => {
                 let Some(spec) = OPTIONS.iter().find(|o| o.long == name) else {
                     return Err(Error::usage(format!("unknown option '--{name}'")));
@@ -198,21 +287,48 @@ where
                     Error::usage(format!("unknown subcommand '{name}' (try --help)"))
                 })?);
             }
+            Value(spec)
+                if subcommand.is_some_and(Subcommand::takes_spec) && positional.is_none() =>
+            {
+                let spec = spec
+                    .string()
+                    .map_err(|_| Error::usage("spec name is not valid UTF-8"))?;
+                positional = Some(spec);
+            }
             other => return Err(other.unexpected().into()),
         }
     }
+    let subcommand = subcommand.unwrap_or(Subcommand::Serve);
+    if json && !subcommand.takes_spec() {
+        return Err(Error::usage(
+            "--json: only validate, status and trace print JSON",
+        ));
+    }
+    if subcommand == Subcommand::Trace && positional.is_none() {
+        return Err(Error::usage("trace: missing SPEC (the spec name to trace)"));
+    }
     Ok(Command::Run(Args {
-        subcommand: subcommand.unwrap_or(Subcommand::Serve),
+        subcommand,
+        spec: positional,
+        json,
         values,
     }))
 }
+
+const SUBCOMMANDS: &str = concat!(
+    "    serve            serve MCP on the chosen transport (default)\n",
+    "    validate [SPEC]  check specs (EARS, structure, traceability); exit 1 on errors\n",
+    "    status [SPEC]    phase, documents and task progress of specs\n",
+    "    trace SPEC       requirement -> design -> task matrix; exit 1 on errors\n",
+    "    (validate, status and trace take --json for machine-readable output)\n",
+);
 
 /// The `--help` text, generated from [`OPTIONS`].
 pub fn help_text() -> String {
     let mut text = format!(
         "mcp-server-spec {}\nModel Context Protocol server for spec-driven development.\n\n\
          USAGE:\n    mcp-server-spec [SUBCOMMAND] [OPTIONS]\n\n\
-         SUBCOMMANDS:\n    serve    serve MCP on the chosen transport (default)\n\n\
+         SUBCOMMANDS:\n{SUBCOMMANDS}\n\
          OPTIONS (each also read from its environment variable; the flag wins):\n",
         env!("CARGO_PKG_VERSION")
     );

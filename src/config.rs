@@ -5,6 +5,7 @@
 //! maps to exit code 2 through `Error::Usage`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use log::LevelFilter;
 
@@ -39,6 +40,10 @@ pub struct Config {
     pub ssl_certfile: Option<PathBuf>,
     pub max_file_bytes: u64,
     pub max_line_bytes: u64,
+    /// Limits and policy of the http-stream transport.
+    pub http: HttpOptions,
+    /// The tool profile (`--tools`), already checked against the tool table.
+    pub tools: String,
 }
 
 /// Where option values come from: flags first, then the environment.
@@ -101,6 +106,8 @@ impl Config {
             ssl_certfile: src.get("ssl-certfile").map(PathBuf::from),
             max_file_bytes: size(&src, "max-file-bytes", DEFAULT_MAX_FILE_BYTES)?,
             max_line_bytes: size(&src, "max-line-bytes", DEFAULT_MAX_LINE_BYTES)?,
+            http: HttpOptions::resolve(&src)?,
+            tools: tool_profile(&src)?,
         };
         config.check_tls_pair()?;
         Ok(config)
@@ -166,6 +173,129 @@ fn size(src: &Sources<'_>, flag: &str, default: u64) -> Result<u64, Error> {
                 flag,
                 &v,
                 "expected a positive size such as 1048576, 512KiB or 10MiB",
+            )),
+        },
+    }
+}
+
+fn tool_profile(src: &Sources<'_>) -> Result<String, Error> {
+    let profile = src.get("tools").unwrap_or_else(|| "all".to_string());
+    match crate::mcp::tools::select(&profile) {
+        Ok(tools) if tools.is_empty() => Err(bad("tools", &profile, "names no tool")),
+        Ok(_) => Ok(profile),
+        Err(why) => Err(bad("tools", &profile, &why)),
+    }
+}
+
+/// Default cap on one HTTP request body (4 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// Default cap on concurrent SSE streams.
+pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// Default cap on concurrent HTTP connections (also bounded by the fd limit at start).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default idle time after which a legacy HTTP session expires.
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default time in-flight requests get to finish after SIGTERM/SIGINT.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a complete request head (slowloris guard).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request workers per core when `--workers` is not given.
+pub const WORKERS_PER_CORE: usize = 4;
+
+/// Options of the http-stream transport.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub workers: usize,
+    pub max_streams: usize,
+    pub max_connections: usize,
+    pub max_body_bytes: u64,
+    pub session_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub header_timeout: Duration,
+    /// `--allowed-origin` values; empty means the localhost origins of the bound port.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpOptions {
+    fn resolve(src: &Sources<'_>) -> Result<HttpOptions, Error> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut allowed_origins = src.args.get_all("allowed-origin").to_vec();
+        if allowed_origins.is_empty() {
+            allowed_origins = src
+                .get("allowed-origin")
+                .map(|v| v.split(',').map(|o| o.trim().to_string()).collect())
+                .unwrap_or_default();
+        }
+        allowed_origins.retain(|o| !o.is_empty());
+        if let Some(bad_origin) = allowed_origins.iter().find(|o| !valid_origin(o)) {
+            return Err(bad(
+                "allowed-origin",
+                bad_origin,
+                "expected scheme://host[:port] or *",
+            ));
+        }
+        Ok(HttpOptions {
+            workers: count(src, "workers", WORKERS_PER_CORE * cores)?,
+            max_streams: count(src, "max-streams", DEFAULT_MAX_STREAMS)?,
+            max_connections: count(src, "max-connections", DEFAULT_MAX_CONNECTIONS)?,
+            max_body_bytes: size(src, "max-body-bytes", DEFAULT_MAX_BODY_BYTES)?,
+            session_timeout: duration(src, "session-timeout", DEFAULT_SESSION_TIMEOUT)?,
+            shutdown_timeout: duration(src, "shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT)?,
+            header_timeout: duration(src, "header-timeout", DEFAULT_HEADER_TIMEOUT)?,
+            allowed_origins,
+        })
+    }
+}
+
+/// An origin as browsers send it (`scheme://host[:port]`, no path), or `*` for any.
+fn valid_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    origin
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty() && !rest.contains('/'))
+}
+
+/// Largest value `count` accepts, so a typo cannot ask for a billion threads.
+const MAX_COUNT: usize = 1_000_000;
+
+fn count(src: &Sources<'_>, flag: &str, default: usize) -> Result<usize, Error> {
+    match src.get(flag) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+            _ => Err(bad(flag, &v, "expected a whole number from 1 to 1000000")),
+        },
+    }
+}
+
+/// Parses a duration: a number with an optional unit `ms`, `s`, `m` or `h` (plain
+/// numbers are seconds), so `30m`, `1800s` and `1800` mean the same.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(digits_end);
+    let number: u64 = digits.parse().ok()?;
+    let millis: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" => 1,
+        "" | "s" | "sec" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(millis).map(Duration::from_millis)
+}
+
+fn duration(src: &Sources<'_>, flag: &str, default: Duration) -> Result<Duration, Error> {
+    match src.get(flag) {
+        None => Ok(default),
+        Some(v) => match parse_duration(&v) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => Err(bad(
+                flag,
+                &v,
+                "expected a positive duration such as 500ms, 10s or 30m",
             )),
         },
     }
@@ -257,6 +387,14 @@ mod tests {
                 "--max-line-bytes: invalid value",
             ),
             (
+                &["--tools", "spec_status,nope"],
+                "--tools: invalid value 'spec_status,nope': unknown tool 'nope'",
+            ),
+            (
+                &["--tools", ","],
+                "--tools: invalid value ',': names no tool",
+            ),
+            (
                 &["--workspace", "/definitely/not/here"],
                 "--workspace: cannot use",
             ),
@@ -284,5 +422,74 @@ mod tests {
         assert_eq!(parse_size("1.5M"), None);
         assert_eq!(parse_size(""), None);
         assert_eq!(parse_size("99999999999999999999G"), None);
+    }
+
+    #[test]
+    fn http_options() {
+        let c = resolve(&["--workspace", "."], &[]).expect("defaults");
+        assert_eq!(c.http.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.http.max_streams, 256);
+        assert_eq!(c.http.session_timeout, Duration::from_secs(1800));
+        assert_eq!(c.http.shutdown_timeout, Duration::from_secs(10));
+        assert!(c.http.workers >= WORKERS_PER_CORE);
+        assert!(c.http.allowed_origins.is_empty());
+        let c = resolve(
+            &[
+                "--workspace",
+                ".",
+                "--workers",
+                "3",
+                "--allowed-origin",
+                "https://a.example",
+                "--allowed-origin",
+                "http://b.example:8080",
+                "--session-timeout",
+                "90s",
+            ],
+            &[
+                ("MCP_WORKERS", "9"),
+                ("MCP_ALLOWED_ORIGINS", "http://env.example"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(c.http.workers, 3);
+        assert_eq!(
+            c.http.allowed_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
+        assert_eq!(c.http.session_timeout, Duration::from_secs(90));
+        let c = resolve(
+            &["--workspace", "."],
+            &[("MCP_ALLOWED_ORIGINS", "http://x, *")],
+        )
+        .expect("env");
+        assert_eq!(c.http.allowed_origins, ["http://x", "*"]);
+        for (list, expected) in [
+            (["--workers", "0"], "--workers: invalid value '0'"),
+            (
+                ["--shutdown-timeout", "soon"],
+                "--shutdown-timeout: invalid value",
+            ),
+            (
+                ["--allowed-origin", "example.com"],
+                "--allowed-origin: invalid value",
+            ),
+            (["--max-body-bytes", "0"], "--max-body-bytes: invalid value"),
+        ] {
+            let mut full = vec!["--workspace", "."];
+            full.extend_from_slice(&list);
+            let err = resolve(&full, &[]).expect_err("must be rejected");
+            assert!(err.to_string().starts_with(expected), "{list:?}: got {err}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1.5s"), None);
+        assert_eq!(parse_duration("s"), None);
     }
 }

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use mcp_server_spec::cli::{self, Command, Subcommand};
 use mcp_server_spec::config::{Config, Transport};
 use mcp_server_spec::error::Error;
-use mcp_server_spec::mcp::Server;
+use mcp_server_spec::mcp::{tools, Server};
 use mcp_server_spec::workspace::Workspace;
-use mcp_server_spec::{logging, transport};
+use mcp_server_spec::{commands, logging, transport};
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("mcp-server-spec: {e}");
             ExitCode::from(e.exit_code())
@@ -21,34 +21,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Error> {
+fn run() -> Result<ExitCode, Error> {
     let args = match cli::parse(std::env::args_os().skip(1))? {
         Command::Help => {
             print!("{}", cli::help_text());
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Version => {
             println!("{}", cli::version_text());
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Run(args) => args,
     };
     let config = Config::from_args(&args)?;
-    match args.subcommand {
-        Subcommand::Serve => serve(&config),
+    if args.subcommand == Subcommand::Serve {
+        return serve(&config).map(|()| ExitCode::SUCCESS);
     }
+    let workspace = open_workspace(&config)?;
+    let spec = args.spec.as_deref();
+    let outcome = match args.subcommand {
+        Subcommand::Validate => commands::validate(&workspace, spec, args.json),
+        Subcommand::Status => commands::status(&workspace, spec, args.json),
+        Subcommand::Trace => commands::trace(&workspace, spec.unwrap_or_default(), args.json),
+        Subcommand::Serve => unreachable!("handled above"),
+    }
+    .map_err(|e| Error::usage(e.to_string()))?;
+    print!("{}", outcome.text);
+    Ok(ExitCode::from(outcome.exit_code))
 }
 
-fn serve(config: &Config) -> Result<(), Error> {
-    logging::init(config)?;
-    let workspace = Workspace::new(&config.workspace, config.max_file_bytes).map_err(|e| {
+fn open_workspace(config: &Config) -> Result<Workspace, Error> {
+    Workspace::new(&config.workspace, config.max_file_bytes).map_err(|e| {
         Error::usage(format!(
             "--workspace: cannot use '{}': {e}",
             config.workspace.display()
         ))
-    })?;
+    })
+}
+
+fn serve(config: &Config) -> Result<(), Error> {
+    logging::init(config)?;
+    let workspace = open_workspace(config)?;
     log::info!("workspace root: {}", workspace.root().display());
-    let server = Server::new(workspace);
+    let tools = tools::select(&config.tools).map_err(|e| Error::usage(format!("--tools: {e}")))?;
+    let server = Server::new(workspace).with_tools(tools);
     match config.transport {
         Transport::Stdio => {
             log::info!("serving MCP on stdio (protocol revisions 2024-11-05 to 2026-07-28)");

@@ -35,14 +35,27 @@ pub const SERVER_NAME: &str = "spec-driven-development";
 pub const SERVER_TITLE: &str = "Spec-Driven Development";
 
 /// How the assistant should use this server; sent in `initialize` and `server/discover`.
-pub const INSTRUCTIONS: &str = "This server guides spec-driven development: a rough idea \
-becomes specs/requirements.md (user stories with acceptance criteria in EARS form, e.g. \
-\"When <trigger>, the <system> shall <response>\"), then specs/design.md derived from the \
-requirements, then the code derived from the design. Use the prompts in that order \
-(generate-requirements, generate-design-from-requirements, generate-code-from-design), \
-finish and let the user review each document before starting the next, and keep every \
-design element and change traceable to a requirement. Use create_file and read_file for \
-files; paths are relative to the workspace root and nothing outside it is reachable.";
+/// The contract in about fifteen lines: which tool first, and the rules that keep a spec
+/// honest.
+pub const INSTRUCTIONS: &str = "Spec-driven development: an idea becomes requirements.md (EARS), \
+then design.md, then tasks.md, then code, each step traceable to the one before.
+1. Start with spec_status (no name) to see existing specs; spec_init(name, idea) creates a new one \
+(kind=bugfix for a bug).
+2. Before writing a document, call spec_guide(phase, name) for its rules, template and the \
+project's steering documents.
+3. Write documents with spec_write (or create_file under specs/<name>/); every write returns \
+deterministic diagnostics. Fix all errors before moving on.
+4. Requirements: numbered, each with a user story and EARS acceptance criteria with exactly one \
+SHALL; no vague words, no TBD: ask the user instead of guessing.
+5. Design components cite the criteria they satisfy (_Requirements: 1.1_); tasks cite criteria \
+and dependencies. spec_trace shows what is not covered.
+6. After each document, stop and let the user review it. Never continue while a document is in \
+review or has errors.
+7. Implement with task_next (one task, with its context) and task_update. Mark a task done only \
+with evidence (tests passing), and say what the evidence is in note.
+8. Files on disk are the truth: the user may edit them at any time; re-read, never assume.
+The seed prompts generate-requirements, generate-design-from-requirements and \
+generate-code-from-design still work on the flat specs/ folder (spec name 'default').";
 
 /// The shared, read-mostly server state every request sees.
 pub struct Server {

@@ -35,11 +35,11 @@ mod markdown;
 mod requirements;
 mod schedule;
 pub mod store;
-pub mod workflow;
 mod task_write;
 mod tasks;
 pub mod templates;
 mod trace;
+pub mod workflow;
 
 pub use design::{parse_design, Component, DesignDoc, RequiredSection, Section};
 pub use ears::{check_criterion, CriterionCheck, Pattern};

@@ -2,5 +2,6 @@
 //! to it over its real transports. One crate, so the binary is built once.
 
 mod schema_check;
+mod spec_workflow;
 mod stdio;
 mod support;
