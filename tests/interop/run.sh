@@ -14,6 +14,9 @@
 #   INTEROP_HTTPS    auto (default: run when HTTP runs and --ssl-certfile works), 1, 0
 #   INTEROP_PYTHON   interpreter for the venv (default python3; the lock is for CPython 3.11)
 #   INTEROP_ONLY     regex: run only the cases whose name matches
+#   INTEROP_SELFTEST_HTTP=1  checks the drivers' own HTTP/HTTPS paths through
+#                    selftest/http_bridge.py (Streamable HTTP in front of the binary's stdio);
+#                    says nothing about the server's HTTP transport
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -87,12 +90,20 @@ export MCP_SERVER_BIN="$bin"
 say "binary: $(elapsed "$t0") s ($("$bin" --version))"
 
 # ---- which transports ----------------------------------------------------------------------
+# The HTTP runs start `$http_bin --transport http-stream ...`: the binary itself, or in
+# self-test mode the bridge in front of its stdio.
+http_bin="$bin"
+if [ "${INTEROP_SELFTEST_HTTP:-0}" = 1 ]; then
+    http_bin="$here/selftest/http_bridge.py"
+    export MCP_BRIDGE_TARGET="$bin"
+    say "SELF-TEST: HTTP/HTTPS runs go through selftest/http_bridge.py, not the server's HTTP transport"
+fi
 # probe_http [extra flags...]: 0 = serves, 2 = "not available in this build", 1 = broken.
 probe_http() {
     local log="$scratch/probe.log" ws="$scratch/probe-ws" i
     mkdir -p "$ws"
     : > "$log"
-    "$bin" --transport http-stream --host 127.0.0.1 --port 0 --workspace "$ws" "$@" 2> "$log" > /dev/null < /dev/null &
+    "$http_bin" --transport http-stream --host 127.0.0.1 --port 0 --workspace "$ws" "$@" 2> "$log" > /dev/null < /dev/null &
     probe_pid=$!
     for ((i = 0; i < PROBE_TENTHS; i++)); do
         if grep -q 'listening on http' "$log"; then break; fi
@@ -146,15 +157,16 @@ failed=0
 results=()
 run_driver() {
     local name="$1" transport="$2"; shift 2
-    local out="$scratch/$name-$transport.out" t rc=0 extra=() envs=()
+    local out="$scratch/$name-$transport.out" t rc=0 extra=() envs=() driver_bin="$bin"
+    if [ "$transport" != stdio ]; then driver_bin="$http_bin"; fi
     if [ "$transport" = https ]; then
         extra=(--cert "$cert" --key "$key")
         envs=(NODE_EXTRA_CA_CERTS="$cert")
     fi
-    [ -n "${INTEROP_ONLY:-}" ] && extra+=(--only "$INTEROP_ONLY")
+    if [ -n "${INTEROP_ONLY:-}" ]; then extra+=(--only "$INTEROP_ONLY"); fi
     t="$(now)"
     env "${envs[@]}" timeout --kill-after=10 "$DRIVER_TIMEOUT_S" \
-        "$@" --transport "$transport" --bin "$bin" "${extra[@]}" > "$out" 2>&1 || rc=$?
+        "$@" --transport "$transport" --bin "$driver_bin" "${extra[@]}" > "$out" 2>&1 || rc=$?
     grep -v '^ok ' "$out" | grep -v '^interop: ' || true
     local line p f
     line="$(grep -E '^interop: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
