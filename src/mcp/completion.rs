@@ -40,7 +40,12 @@ pub fn complete(server: &Server, params: &Map<String, Value>) -> Result<Value, M
             if prompts::find(name).is_none() {
                 return Err(McpError::invalid_params(format!("unknown prompt: {name}")));
             }
-            for_argument(server, arg_name)
+            let spec = params
+                .get("context")
+                .and_then(|c| c.get("arguments"))
+                .and_then(|a| a.get("name"))
+                .and_then(Value::as_str);
+            for_argument(server, arg_name, spec)
         }
         Some("ref/resource") => {
             let uri = reference
@@ -64,6 +69,22 @@ pub fn complete(server: &Server, params: &Map<String, Value>) -> Result<Value, M
     Ok(json!({"completion": {"values": values, "total": total, "hasMore": total > MAX_VALUES}}))
 }
 
+/// Task IDs of the spec named in the completion context, in document order.
+fn task_ids(server: &Server, name: &str) -> Vec<String> {
+    let store = Store::new(&server.workspace);
+    let Ok(spec) = store.find(name) else {
+        return Vec::new();
+    };
+    match store.read_doc(&spec, DocKind::Tasks) {
+        Ok(Some(text)) => crate::spec::parse_tasks(&text)
+            .tasks
+            .into_iter()
+            .map(|t| t.id)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn doc_kinds() -> Vec<String> {
     DocKind::ALL
         .iter()
@@ -71,8 +92,9 @@ fn doc_kinds() -> Vec<String> {
         .collect()
 }
 
-fn for_argument(server: &Server, arg: &str) -> Vec<String> {
+fn for_argument(server: &Server, arg: &str, spec: Option<&str>) -> Vec<String> {
     match arg {
+        "task" => spec.map(|name| task_ids(server, name)).unwrap_or_default(),
         "name" => resources::spec_names(server),
         "kind" => vec!["feature".into(), "bugfix".into()],
         "doc" => doc_kinds(),

@@ -110,7 +110,10 @@ pub const PROMPTS: &[PromptDef] = &[
         name: "spec-implement-next",
         title: "Implement the next task",
         description: "Implement the next actionable task of a spec with exactly its context",
-        arguments: &[PromptArg { name: "name", description: "Spec name", required: true }],
+        arguments: &[
+            PromptArg { name: "name", description: "Spec name", required: true },
+            PromptArg { name: "task", description: "Task ID to implement instead of the next actionable one", required: false },
+        ],
         render: spec_implement_next,
     },
     PromptDef {
@@ -355,7 +358,18 @@ fn spec_implement_next(server: &Server, args: &Args<'_>) -> Result<String, McpEr
         .map_err(|e| McpError::invalid_params(e.to_string()))?;
     let loaded = Loaded::load(&store, spec).map_err(|e| McpError::invalid_params(e.to_string()))?;
     let e = evaluate(&loaded);
-    let task = match (&e.parsed.tasks, &e.next_task) {
+    let chosen = args
+        .get("task")
+        .map(str::to_string)
+        .or_else(|| e.next_task.clone());
+    if let (Some(id), Some(tasks)) = (args.get("task"), &e.parsed.tasks) {
+        if tasks.task(id).is_none() {
+            return Err(McpError::invalid_params(format!(
+                "spec '{name}' has no task {id}"
+            )));
+        }
+    }
+    let task = match (&e.parsed.tasks, &chosen) {
         (Some(tasks), Some(id)) => tasks.task(id).map(|t| {
             let cites: Vec<&str> = t.requirements.iter().map(|c| c.id.as_str()).collect();
             format!(

@@ -356,6 +356,17 @@ fn resources_completion_and_list_changed() {
     assert_eq!(r["result"]["completion"]["values"], json!(["alpha"]));
     let r = s.call(&modern_request(json!(7), "completion/complete", json!({"ref": {"type": "ref/resource", "uri": "spec://{name}/{doc}"}, "argument": {"name": "doc", "value": "de"}})));
     assert_eq!(r["result"]["completion"]["values"], json!(["design"]));
+    std::fs::write(dir.path().join("specs/alpha/tasks.md"), TASKS).expect("tasks");
+    let r = s.call(&modern_request(
+        json!(9),
+        "completion/complete",
+        json!({"ref": {"type": "ref/prompt", "name": "spec-implement-next"}, "argument": {"name": "task", "value": "1."}, "context": {"arguments": {"name": "alpha"}}}),
+    ));
+    assert_eq!(
+        r["result"]["completion"]["values"],
+        json!(["1.1", "1.2"]),
+        "task IDs of the spec named in context"
+    );
     let r = s.call(&modern_request(json!(8), "completion/complete", json!({"ref": {"type": "ref/prompt", "name": "nope"}, "argument": {"name": "name", "value": ""}})));
     assert_eq!(r["error"]["code"], -32602);
 }
