@@ -19,6 +19,7 @@
 #                    says nothing about the server's HTTP transport
 set -euo pipefail
 
+caller_dir="$PWD"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$here"
@@ -79,6 +80,7 @@ say "installs: $(elapsed "$t0") s"
 t0="$(now)"
 if [ -n "${MCP_SERVER_BIN:-}" ]; then
     bin="$MCP_SERVER_BIN"
+    case "$bin" in /*) ;; *) bin="$caller_dir/$bin" ;; esac
     say "testing MCP_SERVER_BIN=$bin (no build)"
 else
     say "cargo build --release --locked"
