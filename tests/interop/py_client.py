@@ -351,6 +351,39 @@ async def run_checks(tally: Tally, label: str, client: Client, revision: str, ta
     await tally.check(f"{label} error: create_file without content (schema violation)", schema_violation)
 
 
+async def hook_checks(tally: Tally, label: str, client: Client, revision: str, sdk_errors: list[str]) -> None:
+    """Progress, logging level and the SDK's own error channel."""
+
+    async def progress() -> None:
+        updates: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            updates.append((done, total, message))
+
+        got = await client.call_tool("read_file", {"path": "specs/interop-fixture/tasks.md"}, progress_callback=on_progress)
+        equal(got.is_error, False, "isError")
+        expect(text_of(got).startswith("# Tasks"), "content")
+        expect(len(updates) >= 1, "the server sends notifications/progress for a request with a token (README)")
+        for done, total, _ in updates:
+            expect(total is None or done <= total, f"progress {done} <= total {total}")
+
+    await tally.check(f"{label} progress: a call with a progress token gets updates, then its result", progress)
+
+    if revision != MODERN:
+
+        async def set_level() -> None:
+            with warnings.catch_warnings():  # deprecated only for 2026-07-28
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                await client.set_logging_level("debug")
+
+        await tally.check(f"{label} logging/setLevel is accepted", set_level)
+
+    async def no_errors() -> None:
+        equal(sdk_errors, [], "errors the SDK raised while talking to the server")
+
+    await tally.check(f"{label} the SDK reported no protocol error (message_handler)", no_errors)
+
+
 class HttpServer:
     """`BIN --transport http-stream --port 0` (TLS files for https), stopped by `stop()`."""
 
@@ -391,7 +424,9 @@ class HttpServer:
         self._reader.join(timeout=5)
 
 
-async def connect(stack: AsyncExitStack, opts: argparse.Namespace, workspace: str, http: HttpServer | None, mode: str) -> Client:
+async def connect(
+    stack: AsyncExitStack, opts: argparse.Namespace, workspace: str, http: HttpServer | None, mode: str, errors: list[str]
+) -> Client:
     if http is None:
         args = ["--transport", "stdio", "--workspace", workspace, "--log-level", "warn"]
         server: Any = StdioServerParameters(command=opts.bin, args=args)
@@ -400,13 +435,18 @@ async def connect(stack: AsyncExitStack, opts: argparse.Namespace, workspace: st
         timeout = httpx2.Timeout(REQUEST_TIMEOUT_S)
         http_client = await stack.enter_async_context(httpx2.AsyncClient(verify=verify, timeout=timeout))
         server = streamable_http_client(http.endpoint, http_client=http_client)
-    client = Client(server, mode=mode, read_timeout_seconds=REQUEST_TIMEOUT_S)
+    async def on_message(message: Any) -> None:
+        if isinstance(message, Exception):  # what the SDK could not accept from the server
+            errors.append(f"{type(message).__name__}: {message}")
+
+    client = Client(server, mode=mode, read_timeout_seconds=REQUEST_TIMEOUT_S, message_handler=on_message)
     return await stack.enter_async_context(client)
 
 
 async def run_one(tally: Tally, opts: argparse.Namespace, workspace: str, http: HttpServer | None, label: str, revision: str, mode: str) -> None:
     modern = revision == MODERN
     step = "server/discover" if modern and mode == "auto" else "adopt" if modern else "initialize"
+    sdk_errors: list[str] = []
     async with AsyncExitStack() as stack:
         # Connecting enters the SDK's task groups, so it happens here and not inside a case's
         # cancel scope; the SDK's own request timeout bounds the handshake.
@@ -414,7 +454,7 @@ async def run_one(tally: Tally, opts: argparse.Namespace, workspace: str, http: 
         if not modern:
             sdk_session.LATEST_HANDSHAKE_VERSION = revision  # type: ignore[misc]
         try:
-            client = await connect(stack, opts, workspace, http, mode)
+            client = await connect(stack, opts, workspace, http, mode, sdk_errors)
         except Exception as err:  # reported as this run's handshake failure
             tally.fail(f"{label} {step}\n     {type(err).__name__}: {err}")
             return
@@ -441,6 +481,7 @@ async def run_one(tally: Tally, opts: argparse.Namespace, workspace: str, http: 
         if await tally.check(f"{label} {step}", handshake):
             tag = f"py-{opts.transport}-{label}".replace("(", "-").replace(")", "")
             await run_checks(tally, label, client, revision, tag)
+            await hook_checks(tally, label, client, revision, sdk_errors)
 
 
 def parse_args() -> argparse.Namespace:

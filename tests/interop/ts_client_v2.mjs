@@ -31,6 +31,8 @@ async function runOne(label, revision, clientOptions, workspace, http) {
         ? new StreamableHTTPClientTransport(http.endpoint)
         : new StdioClientTransport({ command: opts.bin, args: stdioArgs(workspace), stderr: 'inherit' });
     const client = new Client({ name: 'interop-ts-client-v2', version: '1.0.0' }, { capabilities: {}, ...clientOptions });
+    const sdkErrors = [];
+    client.onerror = (err) => sdkErrors.push(String(err));
     const modern = revision === MODERN;
     let connected = false;
     await tally.check(`${label} ${modern ? 'server/discover' : 'initialize'}`, async () => {
@@ -50,7 +52,11 @@ async function runOne(label, revision, clientOptions, workspace, http) {
         }
     });
     if (!connected) return;
-    await runChecks(tally.scoped(label), client, revision, `ts2-${opts.transport}-${label}`);
+    const hooks = {
+        sdkErrors,
+        callWithProgress: (params, onprogress) => client.callTool(params, { onprogress }),
+    };
+    await runChecks(tally.scoped(label), client, revision, `ts2-${opts.transport}-${label}`, hooks);
     await client.close();
 }
 

@@ -51,6 +51,8 @@ async function runRevision(revision, workspace, http) {
         : new StdioClientTransport({ command: opts.bin, args: stdioArgs(workspace), stderr: 'inherit' });
     const offer = offerRevision(transport, revision);
     const client = new Client({ name: 'interop-ts-sdk-v1', version: '1.0.0' }, { capabilities: {} });
+    const sdkErrors = [];
+    client.onerror = (err) => sdkErrors.push(String(err));
     const start = transport.start.bind(transport);
     transport.start = async () => {
         offer.hook();
@@ -69,7 +71,11 @@ async function runRevision(revision, workspace, http) {
         deepStrictEqual(await client.ping(), {});
     });
     if (!connected) return;
-    await runChecks(tally.scoped(label), client, revision, `ts1-${opts.transport}-${revision}`);
+    const hooks = {
+        sdkErrors,
+        callWithProgress: (params, onprogress) => client.callTool(params, undefined, { onprogress }),
+    };
+    await runChecks(tally.scoped(label), client, revision, `ts1-${opts.transport}-${revision}`, hooks);
     await client.close();
 }
 

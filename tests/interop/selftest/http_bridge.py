@@ -41,21 +41,24 @@ class Child:
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.lock = threading.Lock()
 
-    def exchange(self, message: Any) -> Any | None:
-        """Sends one message; returns the response to it, or None for a notification."""
+    def exchange(self, message: Any) -> tuple[list[Any], Any | None]:
+        """Sends one message; returns the notifications sent before the response, and the
+        response (None for a notification)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         with self.lock:
             self.proc.stdin.write(json.dumps(message).encode() + b"\n")
             self.proc.stdin.flush()
             if "id" not in message or "method" not in message:
-                return None
-            while True:  # skip notifications the server sends before the response
+                return [], None
+            notes: list[Any] = []
+            while True:  # collect what the server sends before the response
                 line = self.proc.stdout.readline()
                 if not line:
                     raise RuntimeError("stdio child closed")
                 reply = json.loads(line)
                 if "id" in reply and "method" not in reply and reply["id"] == message["id"]:
-                    return reply
+                    return notes, reply
+                notes.append(reply)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -79,11 +82,16 @@ def handler_for(bridge: Bridge) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *_: Any) -> None:  # quiet
             pass
 
-        def reply(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        def reply(
+            self, status: int, body: Any = None, headers: dict[str, str] | None = None, before: list[Any] | None = None
+        ) -> None:
+            """Plain JSON, or an SSE stream (the `before` notifications, then `body`) when
+            there is something to stream or MCP_BRIDGE_SSE=1."""
             data = b"" if body is None else json.dumps(body).encode()
-            sse = SSE and status == 200 and body is not None
+            sse = status == 200 and body is not None and (SSE or bool(before))
             if sse:
-                data = b"event: message\ndata: " + data + b"\n\n"
+                events = [*(before or []), body]
+                data = b"".join(b"event: message\ndata: " + json.dumps(e).encode() + b"\n\n" for e in events)
             self.send_response(status)
             if body is not None:
                 self.send_header("Content-Type", "text/event-stream" if sse else "application/json")
@@ -121,10 +129,11 @@ def handler_for(bridge: Bridge) -> type[BaseHTTPRequestHandler]:
                 child = bridge.sessions.get(sid) if sid else bridge.stateless
             if child is None:
                 return self.reply(404, {"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": "no session"}})
-            reply = child.exchange(message)
+            notes, reply = child.exchange(message)
             if reply is None:
                 return self.reply(202, headers=headers)
-            self.reply(200, reply, headers)
+            token = isinstance(message, dict) and ((message.get("params") or {}).get("_meta") or {}).get("progressToken")
+            self.reply(200, reply, headers, before=notes if token is not None else None)
 
     return Handler
 
