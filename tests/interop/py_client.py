@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -521,5 +522,10 @@ async def main() -> int:
     return 0 if tally.failed == 0 and tally.passed > 0 else 1
 
 
+def _on_sigterm(*_: Any) -> None:
+    raise SystemExit(1)  # run.sh's timeout: unwind so `finally` stops the HTTP server
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _on_sigterm)
     sys.exit(anyio.run(main))

@@ -86,8 +86,13 @@ export class Tally {
     }
 }
 
-/** Stops a hung driver: counted as a failure with the summary line still printed. */
+/** Stops a hung or killed driver: counted as a failure with the summary line still printed. */
 export function armDeadline(tally) {
+    process.once('SIGTERM', () => {
+        console.log(`FAIL ${tally.prefix} stopped by SIGTERM`);
+        tally.failed += 1;
+        tally.finish();
+    });
     setTimeout(() => {
         console.log(`FAIL ${tally.prefix} driver deadline of ${DRIVER_DEADLINE_MS} ms exceeded`);
         tally.failed += 1;
@@ -119,29 +124,39 @@ export async function startHttpServer(opts, workspace) {
     const args = ['--transport', 'http-stream', '--host', '127.0.0.1', '--port', '0', '--workspace', workspace];
     if (opts.transport === 'https') args.push('--ssl-certfile', opts.cert, '--ssl-keyfile', opts.key);
     const child = spawn(opts.bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // A driver that ends any other way (deadline, SIGTERM from run.sh's timeout) still stops it.
+    const killChild = () => child.kill('SIGTERM');
+    process.once('exit', killChild);
     let log = '';
-    const url = await new Promise((resolveUrl, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${LISTEN_DEADLINE_MS} ms:\n${log}`)), LISTEN_DEADLINE_MS);
-        child.stderr.setEncoding('utf8');
-        child.stderr.on('data', (chunk) => {
-            log += chunk;
-            const m = /listening on (https?:\/\/\S+)/.exec(log);
-            if (m) {
+    let url = null;
+    try {
+        url = await new Promise((resolveUrl, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${LISTEN_DEADLINE_MS} ms:\n${log}`)), LISTEN_DEADLINE_MS);
+            child.stderr.setEncoding('utf8');
+            child.stderr.on('data', (chunk) => {
+                if (log.length < 65536) log += chunk; // enough for start-up diagnostics
+                const m = url === null && /listening on (https?:\/\/\S+)/.exec(log);
+                if (m) {
+                    clearTimeout(timer);
+                    resolveUrl(m[1]);
+                }
+            });
+            child.on('exit', (code) => {
                 clearTimeout(timer);
-                resolveUrl(m[1]);
-            }
+                reject(new Error(`server exited with ${code} before listening:\n${log}`));
+            });
+            child.on('error', reject);
         });
-        child.on('exit', (code) => {
-            clearTimeout(timer);
-            reject(new Error(`server exited with ${code} before listening:\n${log}`));
-        });
-        child.on('error', reject);
-    });
-    const endpoint = new URL(url.replace(/\/+$/, '').endsWith('/mcp') ? url : `${url.replace(/\/+$/, '')}/mcp`);
+    } catch (err) {
+        killChild();
+        throw err;
+    }
+    const base = url.replace(/\/+$/, '');
+    const endpoint = new URL(base.endsWith('/mcp') ? base : `${base}/mcp`);
     return {
         endpoint,
-        log: () => log,
         stop: () => new Promise((done) => {
+            process.removeListener('exit', killChild);
             if (child.exitCode !== null || child.signalCode !== null) return done();
             child.once('exit', () => done());
             child.kill('SIGTERM');
