@@ -73,8 +73,6 @@ fn serve(config: &Config) -> Result<(), Error> {
             transport::stdio::serve(&server, stdin, stdout, config.max_line_bytes)
                 .map_err(|e| Error::io("stdio transport", e))
         }
-        Transport::HttpStream => Err(Error::usage(
-            "--transport: http-stream is not available in this build yet",
-        )),
+        Transport::HttpStream => transport::http::serve(server, config),
     }
 }

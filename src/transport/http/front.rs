@@ -1,0 +1,387 @@
+//! The front: our own acceptor in front of tiny_http, closing its gaps.
+//!
+//! tiny_http's accept thread ends for good after one accept error, sets no socket timeouts,
+//! has no header-size limit and runs a thread per connection without a cap. So tiny_http
+//! never sees the public socket. The front owns it:
+//! - the accept loop survives every accept error (EMFILE, ENFILE, ECONNABORTED...) by
+//!   backing off and retrying, so a server at its file-descriptor limit recovers;
+//! - concurrent connections are capped (`--max-connections`, further bounded by
+//!   RLIMIT_NOFILE at start); past the cap a connection gets 503 and is closed;
+//! - each connection gets a small relay thread ([`super::relay`]) that terminates TLS if
+//!   configured, reads a whole request under header and body deadlines and size caps, and
+//!   only then forwards it to tiny_http over a private loopback connection.
+//!
+//! The private listener is bound to 127.0.0.1 on an ephemeral port; requests whose peer is
+//! not one of the front's own relay sockets are refused, so nothing can bypass the limits.
+//! The [`Registry`] maps each relay socket to the real client address, which the workers
+//! use in logs and policy.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::relay;
+use crate::transport::tls;
+
+/// Wait after an accept error before retrying (EMFILE and friends clear when
+/// connections close; retrying at once would spin).
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Stack of a relay thread (TLS handshakes included) and of its pump.
+pub const RELAY_STACK_BYTES: usize = 256 * 1024;
+/// File descriptors kept back from the connection budget (listeners, logs, workspace
+/// files, the signal pipe, /dev/urandom).
+pub const FD_RESERVE: u64 = 32;
+/// Descriptors one client connection uses: its socket, the relay socket and tiny_http's.
+pub const FDS_PER_CONNECTION: u64 = 3;
+/// Upper bound we raise the soft RLIMIT_NOFILE to (never above the hard limit).
+const NOFILE_TARGET: u64 = 1 << 20;
+
+/// Shared settings and state of the relay threads.
+pub struct FrontCtx {
+    pub registry: Arc<Registry>,
+    /// tiny_http's private loopback address.
+    pub backend: SocketAddr,
+    pub tls: Option<Arc<tls::Acceptor>>,
+    pub max_body: u64,
+    pub header_timeout: Duration,
+    /// Bytes of request bodies the relays hold in memory right now.
+    pub buffered: AtomicU64,
+    /// Cap on `buffered`, so many large uploads at once get 503 instead of memory.
+    pub buffer_budget: u64,
+}
+
+/// One client connection, as the workers see it.
+pub struct ConnEntry {
+    pub id: u64,
+    /// The real client address (not the relay socket tiny_http reports).
+    pub peer: SocketAddr,
+    /// A handle on the client socket, to close it from outside (shutdown, drain).
+    control: TcpStream,
+    state: Mutex<ConnState>,
+    changed: Condvar,
+    /// Set when the relay thread (not the pump) will close the client socket.
+    pub relay_closes: AtomicBool,
+}
+
+#[derive(Default)]
+struct ConnState {
+    /// Requests forwarded to tiny_http and not yet answered in full.
+    in_flight: usize,
+    /// A request is being read from the client.
+    reading: bool,
+}
+
+impl ConnEntry {
+    fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn begin_reading(&self) {
+        self.lock().reading = true;
+    }
+
+    pub fn forwarded(&self) {
+        let mut s = self.lock();
+        s.reading = false;
+        s.in_flight += 1;
+    }
+
+    pub fn abandon_reading(&self) {
+        self.lock().reading = false;
+    }
+
+    /// Called by a worker or stream once its response is fully written.
+    pub fn finish_request(&self) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        self.changed.notify_all();
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight
+    }
+
+    fn idle(&self) -> bool {
+        let s = self.lock();
+        s.in_flight == 0 && !s.reading
+    }
+
+    /// Closes the client socket under the relay thread's feet; it then ends.
+    pub fn force_close(&self) {
+        let _ = self.control.shutdown(Shutdown::Both);
+    }
+}
+
+/// Every open connection, and the relay-socket -> connection map.
+#[derive(Default)]
+pub struct Registry {
+    conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
+    emptied: Condvar,
+    by_relay: Mutex<HashMap<SocketAddr, Arc<ConnEntry>>>,
+    draining: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    fn conns(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnEntry>>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn relays(&self) -> MutexGuard<'_, HashMap<SocketAddr, Arc<ConnEntry>>> {
+        self.by_relay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn count(&self) -> usize {
+        self.conns().len()
+    }
+
+    fn register(&self, peer: SocketAddr, control: TcpStream) -> Arc<ConnEntry> {
+        let entry = Arc::new(ConnEntry {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            peer,
+            control,
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            relay_closes: AtomicBool::new(false),
+        });
+        self.conns().insert(entry.id, Arc::clone(&entry));
+        entry
+    }
+
+    fn unregister(&self, id: u64) {
+        let mut conns = self.conns();
+        conns.remove(&id);
+        if conns.is_empty() {
+            self.emptied.notify_all();
+        }
+    }
+
+    pub fn bind_relay(&self, local: SocketAddr, entry: &Arc<ConnEntry>) {
+        self.relays().insert(local, Arc::clone(entry));
+    }
+
+    pub fn unbind_relay(&self, local: SocketAddr) {
+        self.relays().remove(&local);
+    }
+
+    /// The connection a tiny_http request arrived on, by the peer address tiny_http saw.
+    pub fn lookup(&self, relay_addr: Option<&SocketAddr>) -> Option<Arc<ConnEntry>> {
+        self.relays().get(relay_addr?).cloned()
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Starts the drain: no new requests are read; idle connections close now, busy ones
+    /// when their in-flight requests are answered.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        for entry in self.conns().values() {
+            if entry.idle() {
+                entry.force_close();
+            }
+        }
+    }
+
+    /// Waits until every connection has closed, or the deadline passes.
+    pub fn wait_empty(&self, deadline: Instant) -> bool {
+        let mut conns = self.conns();
+        while !conns.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            conns = self
+                .emptied
+                .wait_timeout(conns, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Closes every remaining client socket (end of the drain period).
+    pub fn close_all(&self) {
+        for entry in self.conns().values() {
+            entry.force_close();
+        }
+    }
+}
+
+/// Something connections are accepted from (a trait so the error path is unit-testable).
+pub trait Accept {
+    fn accept_one(&self) -> io::Result<(TcpStream, SocketAddr)>;
+}
+
+impl Accept for TcpListener {
+    fn accept_one(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept()
+    }
+}
+
+/// Accepts until `stop` is set: one relay thread per connection, up to `max_connections`.
+/// Accept errors never end the loop; `stop_rx` interrupts the back-off wait.
+pub fn accept_loop(
+    listener: &impl Accept,
+    ctx: &Arc<FrontCtx>,
+    max_connections: usize,
+    stop: &AtomicBool,
+    stop_rx: &Receiver<()>,
+) {
+    let mut consecutive_errors: u64 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept_one() {
+            Ok((sock, peer)) => {
+                consecutive_errors = 0;
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                admit(ctx, sock, peer, max_connections);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                consecutive_errors += 1;
+                // One line per burst, then one per 100 repeats: EMFILE storms must not flood.
+                if consecutive_errors == 1 || consecutive_errors % 100 == 0 {
+                    log::warn!(
+                        "accept failed ({e}); retrying (error {consecutive_errors} in a row)"
+                    );
+                }
+                let _ = stop_rx.recv_timeout(ACCEPT_BACKOFF);
+            }
+        }
+    }
+    log::debug!("accept loop stopped");
+}
+
+/// Starts a relay thread for a new connection, or refuses it at the cap.
+fn admit(ctx: &Arc<FrontCtx>, sock: TcpStream, peer: SocketAddr, max_connections: usize) {
+    if ctx.registry.count() >= max_connections {
+        log::warn!("{peer}: connection refused: {max_connections} connections open");
+        refuse(sock, ctx.tls.is_some());
+        return;
+    }
+    let Ok(control) = sock.try_clone() else {
+        log::warn!("{peer}: connection dropped: no file descriptor for it");
+        return;
+    };
+    let entry = ctx.registry.register(peer, control);
+    let thread_ctx = Arc::clone(ctx);
+    let thread_entry = Arc::clone(&entry);
+    let spawned = thread::Builder::new()
+        .name(format!("mcp-conn-{}", entry.id))
+        .stack_size(RELAY_STACK_BYTES)
+        .spawn(move || {
+            relay::run(&thread_ctx, &thread_entry, sock);
+            thread_ctx.registry.unregister(thread_entry.id);
+        });
+    if let Err(e) = spawned {
+        log::warn!("{peer}: connection dropped: cannot start its thread: {e}");
+        entry.force_close();
+        ctx.registry.unregister(entry.id);
+    }
+}
+
+/// Answers 503 on a plain connection over the cap (best effort, never blocking).
+fn refuse(mut sock: TcpStream, tls: bool) {
+    if !tls && sock.set_nonblocking(true).is_ok() {
+        let body = r#"{"error":"too many connections","retry_after_seconds":1}"#;
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = sock.write_all(response.as_bytes());
+    }
+    let _ = sock.shutdown(Shutdown::Both);
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many connections the
+/// descriptors left after [`FD_RESERVE`] can carry (at least 1).
+pub fn fd_connection_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return usize::MAX;
+        }
+        let wanted = limit.rlim_max.min(NOFILE_TARGET as libc::rlim_t);
+        if wanted > limit.rlim_cur {
+            let raised = libc::rlimit {
+                rlim_cur: wanted,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = wanted;
+            }
+        }
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform
+        let current = limit.rlim_cur as u64;
+        current
+    };
+    let budget = soft.saturating_sub(FD_RESERVE) / FDS_PER_CONNECTION;
+    usize::try_from(budget.max(1)).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Fails with EMFILE a few times, then sets `stop`: the loop must keep going.
+    struct Flaky<'a> {
+        failures: Cell<u32>,
+        stop: &'a AtomicBool,
+    }
+
+    impl Accept for Flaky<'_> {
+        fn accept_one(&self) -> io::Result<(TcpStream, SocketAddr)> {
+            let n = self.failures.get() + 1;
+            self.failures.set(n);
+            if n == 5 {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            Err(io::Error::from_raw_os_error(libc::EMFILE))
+        }
+    }
+
+    #[test]
+    fn accept_errors_do_not_end_the_loop() {
+        let stop = AtomicBool::new(false);
+        let flaky = Flaky {
+            failures: Cell::new(0),
+            stop: &stop,
+        };
+        let ctx = Arc::new(FrontCtx {
+            registry: Arc::default(),
+            backend: "127.0.0.1:9".parse().expect("addr"),
+            tls: None,
+            max_body: 1,
+            header_timeout: Duration::from_secs(1),
+            buffered: AtomicU64::new(0),
+            buffer_budget: 1,
+        });
+        let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
+        accept_loop(&flaky, &ctx, 1, &stop, &rx);
+        assert_eq!(
+            flaky.failures.get(),
+            5,
+            "retried after each EMFILE until stopped"
+        );
+    }
+
+    #[test]
+    fn fd_budget_is_positive() {
+        assert!(fd_connection_budget() >= 1);
+    }
+}

@@ -1,0 +1,283 @@
+//! The Streamable HTTP transport (`--transport http-stream`): both MCP eras on `/mcp`,
+//! plus `/health` and `/info`, over HTTP or HTTPS. Synchronous threads, no async runtime.
+//!
+//! ```text
+//! client ─TCP/TLS─> front (front.rs, relay.rs: accept, cap, TLS, deadlines, whole requests)
+//!        ─loopback─> tiny_http (parser) ─> dispatcher ─bounded channel─> workers (pool.rs)
+//!        workers: endpoint.rs -> mcp::Server::handle -> JSON, SSE (sse.rs) or 202
+//! ```
+//! Long-lived SSE streams run on their own capped thread set. The main thread owns the
+//! lifecycle: it waits for a signal (signals.rs) or a fatal error, then drains: stop
+//! accepting, close idle connections, end streams, let in-flight requests finish within
+//! `--shutdown-timeout`, close the rest, join the threads, and return (exit 0).
+//! If tiny_http's accept thread ever dies, the server exits 1 so a supervisor restarts it.
+
+mod endpoint;
+mod front;
+mod head;
+mod headers;
+mod ops;
+mod pool;
+mod relay;
+mod respond;
+mod sessions;
+mod sse;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::mcp::Server;
+use crate::signals::{self, Signal};
+use crate::transport::tls;
+use front::{FrontCtx, Registry};
+use pool::Pool;
+use sessions::Sessions;
+use sse::Streams;
+
+/// Bytes of request bodies the front may hold at once, at least this much (and at least
+/// four maximum-size bodies).
+pub const MIN_BODY_BUFFER_BUDGET: u64 = 256 * 1024 * 1024;
+/// After the drain deadline, how long force-closed connections get to unwind.
+const FORCE_CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long the accept thread's wake-up connection may take.
+const WAKE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// State every worker shares.
+pub struct App {
+    pub server: Arc<Server>,
+    sessions: Sessions,
+    streams: Arc<Streams>,
+    registry: Arc<Registry>,
+    allowed_origins: Vec<String>,
+    /// Bound to a loopback address: `Host` must name loopback too (DNS rebinding).
+    loopback_bound: bool,
+    tls: bool,
+    max_body: u64,
+    started: Instant,
+}
+
+impl App {
+    fn gauges(&self) -> ops::Gauges {
+        ops::Gauges {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            sessions: self.sessions.count(),
+            streams: self.streams.active(),
+            connections: self.registry.count(),
+            tls: self.tls,
+        }
+    }
+}
+
+/// What wakes the main thread.
+enum Control {
+    Signal(Signal),
+    Fatal(String),
+}
+
+/// Serves until SIGTERM/SIGINT (then `Ok`) or a fatal listener failure (`Err`, exit 1).
+/// TLS problems and bind failures are reported before anything is served.
+pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
+    let opts = &config.http;
+    let tls = match (&config.ssl_certfile, &config.ssl_keyfile) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            tls::Acceptor::load(cert, key).map_err(Error::usage)?,
+        )),
+        _ => None,
+    };
+    let listener = TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
+        Error::io(
+            format!("cannot listen on {}:{}", config.host, config.port),
+            e,
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    let private = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| Error::io("binding the private request listener", e))?;
+    let backend_addr = private
+        .local_addr()
+        .map_err(|e| Error::io("reading the private address", e))?;
+    let backend = tiny_http::Server::from_listener(private, None)
+        .map_err(|e| Error::io("starting the request parser", std::io::Error::other(e)))?;
+
+    let max_connections = opts.max_connections.min(front::fd_connection_budget());
+    if max_connections < opts.max_connections {
+        log::warn!(
+            "--max-connections lowered to {max_connections} by the file-descriptor limit \
+             ({} descriptors per connection); raise `ulimit -n` for more",
+            front::FDS_PER_CONNECTION
+        );
+    }
+    let registry = Arc::new(Registry::default());
+    let allowed_origins = if opts.allowed_origins.is_empty() {
+        headers::default_origins(bound.port(), tls.is_some())
+    } else {
+        opts.allowed_origins.clone()
+    };
+    let app = Arc::new(App {
+        server: Arc::new(server),
+        sessions: Sessions::new(opts.session_timeout),
+        streams: Arc::new(Streams::new(opts.max_streams)),
+        registry: Arc::clone(&registry),
+        allowed_origins,
+        loopback_bound: bound.ip().is_loopback(),
+        tls: tls.is_some(),
+        max_body: opts.max_body_bytes,
+        started: Instant::now(),
+    });
+    let front_ctx = Arc::new(FrontCtx {
+        registry: Arc::clone(&registry),
+        backend: backend_addr,
+        tls: tls.clone(),
+        max_body: opts.max_body_bytes,
+        header_timeout: opts.header_timeout,
+        buffered: AtomicU64::new(0),
+        buffer_budget: MIN_BODY_BUFFER_BUDGET.max(opts.max_body_bytes.saturating_mul(4)),
+    });
+
+    let (control_tx, control_rx) = unbounded::<Control>();
+    let signal_tx = control_tx.clone();
+    let mut signal_listener = signals::listen(move |s| {
+        let _ = signal_tx.send(Control::Signal(s));
+    })
+    .map_err(|e| Error::io("installing signal handlers", e))?;
+
+    let worker_app = Arc::clone(&app);
+    let pool = Pool::start(
+        "mcp-worker",
+        opts.workers,
+        opts.workers * pool::QUEUE_PER_WORKER,
+        move |request| endpoint::handle(&worker_app, request),
+    )
+    .map_err(|e| Error::io("starting the worker pool", e))?;
+    let backend = Arc::new(backend);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let dispatcher = spawn_dispatcher(&app, &backend, pool, &stopping, control_tx)?;
+
+    let accept_stop = Arc::new(AtomicBool::new(false));
+    let (wake_tx, wake_rx) = bounded::<()>(0);
+    let acceptor = {
+        let stop = Arc::clone(&accept_stop);
+        thread::Builder::new()
+            .name("mcp-accept".into())
+            .spawn(move || {
+                front::accept_loop(&listener, &front_ctx, max_connections, &stop, &wake_rx)
+            })
+            .map_err(|e| Error::io("starting the accept thread", e))?
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    log::info!(
+        "listening on {scheme}://{bound} (MCP endpoint /mcp; {} workers, {max_connections} \
+         connections, {} streams)",
+        opts.workers,
+        opts.max_streams
+    );
+
+    let result = wait_for_stop(&control_rx, tls.as_deref());
+    log::info!(
+        "shutting down: no new connections; in-flight requests get {:?}",
+        opts.shutdown_timeout
+    );
+    accept_stop.store(true, Ordering::SeqCst);
+    drop(wake_tx);
+    wake_acceptor(bound);
+    let _ = acceptor.join();
+    drain(&app, opts.shutdown_timeout);
+    stopping.store(true, Ordering::SeqCst);
+    backend.unblock();
+    let _ = dispatcher.join();
+    app.streams.join_all();
+    signal_listener.close();
+    log::info!("stopped");
+    result
+}
+
+/// Blocks until a terminating signal (`Ok`) or a fatal error (`Err`); reloads TLS on SIGHUP.
+fn wait_for_stop(control: &Receiver<Control>, tls: Option<&tls::Acceptor>) -> Result<(), Error> {
+    for message in control {
+        match message {
+            Control::Signal(Signal::Terminate) => return Ok(()),
+            Control::Signal(Signal::Reload) => match tls {
+                Some(acceptor) => match acceptor.reload() {
+                    Ok(()) => log::info!("TLS certificate and key reloaded"),
+                    Err(e) => {
+                        log::error!("TLS reload failed, keeping the certificate in service: {e}")
+                    }
+                },
+                None => log::info!("SIGHUP: nothing to reload (plain HTTP)"),
+            },
+            Control::Fatal(why) => {
+                log::error!("{why}; exiting so a supervisor can restart the server");
+                return Err(Error::io(why, std::io::Error::other("listener failed")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands tiny_http's requests to the pool; 503 when its queue is full. Owns the pool and
+/// joins it when tiny_http is unblocked at shutdown.
+fn spawn_dispatcher(
+    app: &Arc<App>,
+    backend: &Arc<tiny_http::Server>,
+    pool: Pool<tiny_http::Request>,
+    stopping: &Arc<AtomicBool>,
+    control: Sender<Control>,
+) -> Result<JoinHandle<()>, Error> {
+    let app = Arc::clone(app);
+    let backend = Arc::clone(backend);
+    let stopping = Arc::clone(stopping);
+    thread::Builder::new()
+        .name("mcp-dispatch".into())
+        .spawn(move || {
+            loop {
+                match backend.recv() {
+                    Ok(request) => {
+                        if let Err(request) = pool.try_submit(request) {
+                            endpoint::overloaded(&app, request);
+                        }
+                    }
+                    Err(_) if stopping.load(Ordering::SeqCst) => break,
+                    Err(e) => {
+                        let _ = control
+                            .send(Control::Fatal(format!("the request listener failed: {e}")));
+                        break;
+                    }
+                }
+            }
+            pool.join();
+        })
+        .map_err(|e| Error::io("starting the dispatcher", e))
+}
+
+/// Unblocks the accept thread's `accept()` by connecting to ourselves.
+fn wake_acceptor(bound: SocketAddr) {
+    let ip = match bound.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, bound.port()), WAKE_CONNECT_TIMEOUT);
+}
+
+/// Lets in-flight requests finish, ends streams, then closes whatever is left.
+fn drain(app: &App, timeout: Duration) {
+    app.streams.stop();
+    app.registry.begin_drain();
+    if !app.registry.wait_empty(Instant::now() + timeout) {
+        log::warn!(
+            "{} connection(s) still open after {timeout:?}; closing them",
+            app.registry.count()
+        );
+        app.registry.close_all();
+        app.registry.wait_empty(Instant::now() + FORCE_CLOSE_GRACE);
+    }
+}

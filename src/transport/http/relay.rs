@@ -1,0 +1,451 @@
+//! One client connection in the front: read whole requests under deadlines and caps,
+//! forward them to tiny_http over a private loopback socket, and pump its responses back.
+//!
+//! Two threads per connection once a request has arrived: this relay thread (client to
+//! backend, with framing) and a pump (backend to client, bytes only). An idle connection
+//! has only the relay thread and no backend socket. Deadlines:
+//! - the first request head must be complete within `--header-timeout` of accept (TLS
+//!   handshake included), and every later head within the same time of its first byte;
+//! - a body must arrive within [`BODY_TIMEOUT`];
+//! - a keep-alive connection with nothing in flight closes after [`IDLE_TIMEOUT`];
+//! - writes to the client fail after [`SEND_TIMEOUT`] (a client that stops reading).
+//!
+//! Errors the front answers itself (400, 408, 413, 431, 501, 503) always close the
+//! connection, after any responses already in flight have been relayed.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::front::{ConnEntry, FrontCtx, RELAY_STACK_BYTES};
+use super::head::{self, Chunked, Framing, FramingError, Head, MAX_HEAD_BYTES};
+use crate::transport::tls::TlsWriter;
+
+/// A keep-alive connection with nothing in flight closes after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time a request body has to arrive in full once its head is in.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A write to the client that makes no progress for this long fails.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connecting to tiny_http's private listener.
+const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bytes read from the client per call.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// The write side of the client connection, shared by the relay thread and the pump.
+enum ClientWriter {
+    Plain(TcpStream),
+    Tls(TlsWriter),
+}
+
+impl ClientWriter {
+    fn try_clone(&self) -> io::Result<ClientWriter> {
+        Ok(match self {
+            ClientWriter::Plain(s) => ClientWriter::Plain(s.try_clone()?),
+            ClientWriter::Tls(t) => ClientWriter::Tls(t.clone()),
+        })
+    }
+
+    fn close(&self) {
+        match self {
+            ClientWriter::Plain(s) => {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            ClientWriter::Tls(t) => t.close(),
+        }
+    }
+}
+
+impl Write for ClientWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientWriter::Plain(s) => s.write(data),
+            ClientWriter::Tls(t) => t.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ClientWriter::Plain(s) => s.flush(),
+            ClientWriter::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// How the read loop ended.
+enum End {
+    /// Client gone, idle, drained or `Connection: close`: close without a word.
+    Quiet,
+    /// The front answers this status, then closes.
+    Answer(u16, &'static str),
+}
+
+/// The backend side: the relay socket to tiny_http and the pump copying its output.
+struct Backend {
+    stream: TcpStream,
+    local: SocketAddr,
+    pump: JoinHandle<()>,
+}
+
+/// Runs one connection to its end.
+pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>, sock: TcpStream) {
+    let accepted = Instant::now();
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_write_timeout(Some(SEND_TIMEOUT));
+    let Ok(control) = sock.try_clone() else {
+        return;
+    };
+    let (reader, writer): (Box<dyn Read + Send>, ClientWriter) = match &ctx.tls {
+        None => match sock.try_clone() {
+            Ok(w) => (Box::new(sock), ClientWriter::Plain(w)),
+            Err(_) => return,
+        },
+        Some(acceptor) => match acceptor.start(sock) {
+            Ok((r, w)) => (Box::new(r), ClientWriter::Tls(w)),
+            Err(e) => {
+                log::warn!("{}: TLS session not started: {e}", entry.peer);
+                return;
+            }
+        },
+    };
+    let mut conn = Conn {
+        ctx,
+        entry,
+        control,
+        reader,
+        writer,
+        buf: Vec::new(),
+        backend: None,
+    };
+    let end = conn.serve(accepted);
+    conn.finish(end);
+}
+
+struct Conn<'a> {
+    ctx: &'a Arc<FrontCtx>,
+    entry: &'a Arc<ConnEntry>,
+    /// The client socket, for read timeouts.
+    control: TcpStream,
+    reader: Box<dyn Read + Send>,
+    writer: ClientWriter,
+    /// Bytes read from the client and not yet forwarded.
+    buf: Vec<u8>,
+    backend: Option<Backend>,
+}
+
+impl Conn<'_> {
+    fn serve(&mut self, accepted: Instant) -> End {
+        let mut first = true;
+        loop {
+            if self.ctx.registry.draining() {
+                return End::Quiet;
+            }
+            let idle_deadline = if first {
+                accepted + self.ctx.header_timeout
+            } else {
+                Instant::now() + IDLE_TIMEOUT
+            };
+            first = false;
+            let (head, head_len) = match self.read_head(idle_deadline) {
+                Ok(Some(found)) => found,
+                Ok(None) => return End::Quiet,
+                Err(end) => return end,
+            };
+            let body = match self.read_body(&head, head_len) {
+                Ok(body) => body,
+                Err(end) => return end,
+            };
+            if let Err(end) = self.forward(&head, &body) {
+                return end;
+            }
+            if head.close {
+                return End::Quiet;
+            }
+        }
+    }
+
+    /// Reads until a whole head is buffered. `Ok(None)`: the connection should close
+    /// quietly (EOF, idle, reset).
+    fn read_head(&mut self, mut idle_deadline: Instant) -> Result<Option<(Head, usize)>, End> {
+        let mut started = (!self.buf.is_empty()).then(Instant::now);
+        if started.is_some() {
+            self.entry.begin_reading();
+        }
+        loop {
+            if let Some(end) = head::head_end(&self.buf) {
+                return head::parse(&self.buf[..end])
+                    .map(|h| Some((h, end)))
+                    .map_err(answer_for);
+            }
+            if self.buf.len() > MAX_HEAD_BYTES {
+                return Err(answer_for(FramingError::HeadTooLarge));
+            }
+            let deadline = match started {
+                Some(t0) => t0 + self.ctx.header_timeout,
+                None => idle_deadline,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                if started.is_some() {
+                    return Err(End::Answer(408, "request head not received in time"));
+                }
+                if self.entry.in_flight() > 0 {
+                    // A response (an SSE stream, say) is still going out: not idle.
+                    idle_deadline = Instant::now() + IDLE_TIMEOUT;
+                    continue;
+                }
+                return Ok(None);
+            }
+            match self.read_more(left) {
+                Ok(0) if self.buf.is_empty() => return Ok(None),
+                Ok(0) => return Err(End::Answer(400, "connection closed inside a request head")),
+                Ok(_) if started.is_none() => {
+                    started = Some(Instant::now());
+                    self.entry.begin_reading();
+                }
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// One read from the client with a timeout, appended to `buf`.
+    fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
+        self.control.set_read_timeout(Some(timeout))?;
+        let mut chunk = [0u8; READ_CHUNK_BYTES];
+        let n = self.reader.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Reads the whole body; the head (`head_len` bytes) stays at the front of `buf`
+    /// until [`Conn::forward`] consumes both.
+    fn read_body(&mut self, head: &Head, head_len: usize) -> Result<Body, End> {
+        let max = self.ctx.max_body;
+        let reserve = match head.framing {
+            Framing::Length(n) if n > max => return Err(answer_for(FramingError::BodyTooLarge)),
+            Framing::Length(n) => n,
+            Framing::Chunked => max,
+        };
+        let Some(permit) = BufferPermit::take(self.ctx, reserve) else {
+            return Err(End::Answer(503, "request buffers full"));
+        };
+        if head.expect_continue && self.buf.len() == head_len && self.entry.in_flight() == 0 {
+            let _ = self.writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        let deadline = Instant::now() + BODY_TIMEOUT;
+        let mut chunked = Chunked::default();
+        loop {
+            let done = match head.framing {
+                Framing::Length(n) => {
+                    let total = head_len + n as usize;
+                    (self.buf.len() >= total).then_some((None, total))
+                }
+                Framing::Chunked => chunked
+                    .advance(&self.buf[head_len..], max)
+                    .map_err(answer_for)?
+                    .map(|used| (Some(std::mem::take(&mut chunked.body)), head_len + used)),
+            };
+            if let Some((decoded, consumed)) = done {
+                return Ok(Body {
+                    decoded,
+                    head_len,
+                    consumed,
+                    _permit: permit,
+                });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(End::Answer(408, "request body not received in time"));
+            }
+            match self.read_more(left) {
+                Ok(0) => return Err(End::Quiet),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => return Err(End::Quiet),
+            }
+        }
+    }
+
+    /// Sends the re-framed request to tiny_http and drops it from `buf`.
+    fn forward(&mut self, head: &Head, body: &Body) -> Result<(), End> {
+        if self.backend.is_none() {
+            self.backend = Some(self.connect_backend()?);
+        }
+        let payload: &[u8] = match &body.decoded {
+            Some(decoded) => decoded,
+            None => &self.buf[body.head_len..body.consumed],
+        };
+        let mut message = head.forward(payload.len());
+        message.extend_from_slice(payload);
+        self.entry.forwarded();
+        let backend = self.backend.as_ref().map(|b| &b.stream);
+        if let Some(mut stream) = backend {
+            if stream.write_all(&message).is_err() {
+                self.entry.finish_request();
+                return Err(End::Answer(503, "backend connection lost"));
+            }
+        }
+        self.buf.drain(..body.consumed);
+        Ok(())
+    }
+
+    fn connect_backend(&mut self) -> Result<Backend, End> {
+        let unavailable = |e: io::Error| {
+            log::warn!("{}: cannot reach the request queue: {e}", self.entry.peer);
+            End::Answer(503, "server busy")
+        };
+        let stream = TcpStream::connect_timeout(&self.ctx.backend, BACKEND_CONNECT_TIMEOUT)
+            .map_err(unavailable)?;
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().map_err(unavailable)?;
+        let from_backend = stream.try_clone().map_err(unavailable)?;
+        let to_client = self.writer.try_clone().map_err(unavailable)?;
+        self.ctx.registry.bind_relay(local, self.entry);
+        let entry = Arc::clone(self.entry);
+        let pump = thread::Builder::new()
+            .name(format!("mcp-pump-{}", entry.id))
+            .stack_size(RELAY_STACK_BYTES)
+            .spawn(move || pump(from_backend, to_client, &entry));
+        match pump {
+            Ok(pump) => Ok(Backend {
+                stream,
+                local,
+                pump,
+            }),
+            Err(e) => {
+                self.ctx.registry.unbind_relay(local);
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    /// Orderly close: let tiny_http finish what is in flight, then answer and close.
+    fn finish(mut self, end: End) {
+        self.entry.abandon_reading();
+        self.entry.relay_closes.store(true, Ordering::SeqCst);
+        if let Some(backend) = self.backend.take() {
+            let _ = backend.stream.shutdown(Shutdown::Write);
+            let _ = backend.pump.join();
+            self.ctx.registry.unbind_relay(backend.local);
+        }
+        if let End::Answer(status, why) = end {
+            log::info!(
+                target: "access",
+                "{} - - {status} 0ms front: {why}",
+                self.entry.peer
+            );
+            let _ = write_error(&mut self.writer, status, why);
+        }
+        self.writer.close();
+    }
+}
+
+/// A fully read request body.
+struct Body {
+    /// The de-chunked body; `None` when it sits in `buf` after the head as is.
+    decoded: Option<Vec<u8>>,
+    head_len: usize,
+    /// Bytes of `buf` the request occupies (head and framed body).
+    consumed: usize,
+    _permit: BufferPermit,
+}
+
+/// A reservation against the front's body-buffer budget, released on drop.
+struct BufferPermit {
+    ctx: Arc<FrontCtx>,
+    bytes: u64,
+}
+
+impl BufferPermit {
+    fn take(ctx: &Arc<FrontCtx>, bytes: u64) -> Option<BufferPermit> {
+        let reserved = ctx.buffered.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        if reserved > ctx.buffer_budget && bytes > 0 {
+            ctx.buffered.fetch_sub(bytes, Ordering::SeqCst);
+            return None;
+        }
+        Some(BufferPermit {
+            ctx: Arc::clone(ctx),
+            bytes,
+        })
+    }
+}
+
+impl Drop for BufferPermit {
+    fn drop(&mut self) {
+        self.ctx.buffered.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// Copies tiny_http's responses to the client until either side closes.
+fn pump(mut from_backend: TcpStream, mut to_client: ClientWriter, entry: &ConnEntry) {
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        let n = match from_backend.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to_client
+            .write_all(&chunk[..n])
+            .and_then(|()| to_client.flush())
+            .is_err()
+        {
+            // The client is gone or stopped reading: fail the writer on the other side.
+            let _ = from_backend.shutdown(Shutdown::Both);
+            break;
+        }
+    }
+    if !entry.relay_closes.load(Ordering::SeqCst) {
+        to_client.close(); // wakes the relay thread
+    }
+}
+
+fn answer_for(e: FramingError) -> End {
+    match e {
+        FramingError::HeadTooLarge => End::Answer(431, "request head too large"),
+        FramingError::Malformed(why) => End::Answer(400, why),
+        FramingError::UnsupportedCoding => End::Answer(501, "unsupported transfer coding"),
+        FramingError::BodyTooLarge => End::Answer(413, "request body too large"),
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A front-generated error response with a JSON body, closing the connection.
+fn write_error(w: &mut impl Write, status: u16, why: &str) -> io::Result<()> {
+    let body = serde_json::json!({ "error": why, "status": status }).to_string();
+    let retry = if status == 503 {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    w.write_all(head.as_bytes())?;
+    w.write_all(body.as_bytes())?;
+    w.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        _ => "Service Unavailable",
+    }
+}

@@ -1,0 +1,194 @@
+//! Building and sending plain (non-SSE) responses, the HTTP status of a JSON-RPC
+//! response, and the bookkeeping every request ends with: the access-log line and the
+//! in-flight count the front waits on.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+use tiny_http::{Header, Request, Response as HttpResponse};
+
+use super::front::ConnEntry;
+use crate::jsonrpc::{self, code, ErrorObject, Response};
+use crate::mcp::error::mcp_code;
+
+/// Extra response headers, in order.
+pub type Headers = Vec<(String, String)>;
+
+/// A complete non-streaming response.
+pub struct Reply {
+    pub status: u16,
+    /// A JSON body, or none (202, 204).
+    pub body: Option<String>,
+    pub headers: Headers,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body.to_string()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A JSON-RPC message as the body.
+    pub fn rpc<T: serde::Serialize + ?Sized>(status: u16, message: &T) -> Reply {
+        Reply {
+            status,
+            body: Some(jsonrpc::encode(message)),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A JSON-RPC error response without an id (transport-level rejections).
+    pub fn rpc_error(status: u16, code: i64, message: impl Into<String>) -> Reply {
+        Reply::rpc(
+            status,
+            &Response::err(None, ErrorObject::new(code, message)),
+        )
+    }
+
+    /// -32600 with the given HTTP status: the binding's own rejections (400, 403, 404,
+    /// 406, 415).
+    pub fn rejected(status: u16, message: impl Into<String>) -> Reply {
+        Reply::rpc_error(status, code::INVALID_REQUEST, message)
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn with_headers(mut self, headers: &[(String, String)]) -> Reply {
+        self.headers.extend_from_slice(headers);
+        self
+    }
+}
+
+/// The one mapping from a JSON-RPC response to an HTTP status. Modern unknown methods are
+/// 404 (2026-07-28 streamable-http "Protocol Version Header"); version, header and
+/// capability errors and malformed requests are 400; every other outcome is 200.
+pub fn status_for(response: &Response, modern: bool) -> u16 {
+    match &response.outcome {
+        Ok(_) => 200,
+        Err(e) => match e.code {
+            code::PARSE_ERROR | code::INVALID_REQUEST => 400,
+            mcp_code::HEADER_MISMATCH
+            | mcp_code::UNSUPPORTED_PROTOCOL_VERSION
+            | mcp_code::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
+            code::METHOD_NOT_FOUND if modern => 404,
+            _ => 200,
+        },
+    }
+}
+
+/// Sends a reply; I/O errors mean the client left, which the access log still records.
+pub fn send(request: Request, reply: Reply) {
+    let mut response = match reply.body {
+        Some(body) => HttpResponse::from_data(body.into_bytes())
+            .with_status_code(reply.status)
+            .boxed(),
+        None => HttpResponse::empty(reply.status).boxed(),
+    };
+    let has_body = response.data_length().is_some_and(|n| n > 0);
+    if has_body {
+        add(&mut response, "Content-Type", "application/json");
+    }
+    for (name, value) in &reply.headers {
+        add(&mut response, name, value);
+    }
+    if let Err(e) = request.respond(response) {
+        log::debug!("response not delivered: {e}");
+    }
+}
+
+fn add<R: std::io::Read>(response: &mut HttpResponse<R>, name: &str, value: &str) {
+    match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+        Ok(h) => response.add_header(h),
+        Err(()) => log::warn!("dropped an invalid response header {name}"),
+    }
+}
+
+/// A request header's value (first occurrence; names compare case-insensitively).
+pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+/// Marks the request answered when dropped: the front's connection then knows nothing is
+/// in flight (idle timeout, drain). Moves with the request into stream threads.
+pub struct Answered(pub Arc<ConnEntry>);
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        self.0.finish_request();
+    }
+}
+
+/// What the access log records about one request.
+pub struct Access {
+    pub started: Instant,
+    pub method: String,
+    pub path: String,
+    pub mcp_method: Option<String>,
+    pub status: u16,
+}
+
+impl Access {
+    pub fn log(&self, entry: &ConnEntry) {
+        log::info!(
+            target: "access",
+            "{} {} {} {} {} {}ms",
+            entry.peer,
+            self.method,
+            self.path,
+            self.mcp_method.as_deref().unwrap_or("-"),
+            self.status,
+            self.started.elapsed().as_millis()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::Id;
+    use crate::mcp::error::McpError;
+
+    #[test]
+    fn statuses() {
+        let ok = Response::ok(Id::Int(1), serde_json::json!({}));
+        assert_eq!(status_for(&ok, true), 200);
+        let missing = Response::err(
+            Some(Id::Int(1)),
+            McpError::MethodNotFound("x".into()).to_error_object(),
+        );
+        assert_eq!(status_for(&missing, true), 404);
+        assert_eq!(status_for(&missing, false), 200);
+        let version = Response::err(
+            None,
+            McpError::UnsupportedVersion {
+                requested: "1".into(),
+            }
+            .to_error_object(),
+        );
+        assert_eq!(status_for(&version, false), 400);
+        let params = Response::err(
+            Some(Id::Int(1)),
+            McpError::invalid_params("x").to_error_object(),
+        );
+        assert_eq!(status_for(&params, true), 200);
+    }
+}

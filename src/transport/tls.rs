@@ -1,0 +1,210 @@
+//! HTTPS for the http-stream transport, in our own code (tiny_http's `ssl-rustls` feature
+//! pins rustls 0.20, RUSTSEC-2024-0336).
+//!
+//! [`Acceptor`] loads a PEM certificate chain and a PKCS#8, PKCS#1 (RSA) or SEC1 key
+//! through `rustls::pki_types::pem::PemObject` into a rustls 0.23 configuration with the
+//! `ring` provider chosen explicitly and TLS 1.2 and 1.3 only. [`Acceptor::reload`]
+//! (SIGHUP) swaps the configuration for new connections; a bad pair leaves the old one in
+//! service. Open connections keep the configuration they started with.
+//!
+//! The TLS session of one connection is shared by the front's two relay threads (client
+//! to backend, backend to client) as a [`TlsReader`]/[`TlsWriter`] pair over one mutex.
+//! Socket *reads* happen outside the lock, so a reader blocked waiting for the client
+//! never stops the other thread from writing a streamed response; only the short
+//! encrypt-and-send and decrypt steps hold it.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection};
+
+/// Raw TLS bytes read from the socket in one call.
+const RAW_READ_BYTES: usize = 16 * 1024;
+
+/// The server side of TLS: the files and the configuration built from them.
+pub struct Acceptor {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl Acceptor {
+    /// Loads and checks the pair; the error names the file and the problem.
+    pub fn load(cert: &Path, key: &Path) -> Result<Acceptor, String> {
+        let config = build_config(cert, key)?;
+        Ok(Acceptor {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(config),
+        })
+    }
+
+    /// Re-reads the files; on error the configuration in service is kept.
+    pub fn reload(&self) -> Result<(), String> {
+        let config = build_config(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;
+        Ok(())
+    }
+
+    /// Starts the TLS session of one accepted connection with the current configuration.
+    pub fn start(&self, sock: TcpStream) -> io::Result<(TlsReader, TlsWriter)> {
+        let config = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        let shared = Arc::new(Shared {
+            sock,
+            conn: Mutex::new(conn),
+        });
+        let reader = TlsReader {
+            shared: Arc::clone(&shared),
+            pending: Vec::new(),
+            raw: vec![0; RAW_READ_BYTES].into_boxed_slice(),
+        };
+        Ok((reader, TlsWriter { shared }))
+    }
+}
+
+/// Builds a server configuration: ring, TLS 1.3 and 1.2, HTTP/1.1 via ALPN.
+fn build_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("--ssl-certfile: cannot read '{}': {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--ssl-certfile: bad PEM in '{}': {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "--ssl-certfile: no CERTIFICATE block in '{}'",
+            cert.display()
+        ));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "--ssl-keyfile: no usable PKCS#8, RSA or EC private key in '{}': {e}",
+            key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| {
+            format!(
+                "--ssl-keyfile: '{}' does not fit the certificate in '{}': {e}",
+                key.display(),
+                cert.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+struct Shared {
+    sock: TcpStream,
+    conn: Mutex<ServerConnection>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ServerConnection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends whatever rustls has queued (handshake, records, alerts).
+    fn flush(&self, conn: &mut ServerConnection) -> io::Result<()> {
+        while conn.wants_write() {
+            conn.write_tls(&mut &self.sock)?;
+        }
+        Ok(())
+    }
+}
+
+/// The decrypting half: plaintext from the client.
+pub struct TlsReader {
+    shared: Arc<Shared>,
+    /// Raw bytes read from the socket that rustls has not taken yet.
+    pending: Vec<u8>,
+    raw: Box<[u8]>,
+}
+
+impl TlsReader {
+    /// Hands buffered raw bytes to rustls until it has plaintext or needs more.
+    fn feed(&mut self, conn: &mut ServerConnection) -> io::Result<()> {
+        while !self.pending.is_empty() {
+            let mut slice = &self.pending[..];
+            let taken = conn.read_tls(&mut slice)?;
+            self.pending.drain(..taken);
+            let state = match conn.process_new_packets() {
+                Ok(state) => state,
+                Err(e) => {
+                    let _ = self.shared.flush(conn); // the alert, best effort
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+            };
+            if taken == 0 || state.plaintext_bytes_to_read() > 0 {
+                break;
+            }
+        }
+        self.shared.flush(conn)
+    }
+}
+
+impl Read for TlsReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            {
+                let shared = Arc::clone(&self.shared);
+                let mut conn = shared.lock();
+                self.feed(&mut conn)?;
+                match conn.reader().read(out) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // Outside the lock: the writer half may send while we wait for the client.
+            let n = (&self.shared.sock).read(&mut self.raw)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.pending.extend_from_slice(&self.raw[..n]);
+        }
+    }
+}
+
+/// The encrypting half: plaintext to the client. Cheap to clone.
+#[derive(Clone)]
+pub struct TlsWriter {
+    shared: Arc<Shared>,
+}
+
+impl TlsWriter {
+    /// Sends `close_notify` and closes the socket in both directions.
+    pub fn close(&self) {
+        let mut conn = self.shared.lock();
+        conn.send_close_notify();
+        let _ = self.shared.flush(&mut conn);
+        let _ = self.shared.sock.shutdown(Shutdown::Both);
+    }
+
+    /// Whether the handshake has finished.
+    pub fn handshake_done(&self) -> bool {
+        !self.shared.lock().is_handshaking()
+    }
+}
+
+impl Write for TlsWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut conn = self.shared.lock();
+        let n = conn.writer().write(data)?;
+        self.shared.flush(&mut conn)?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut conn = self.shared.lock();
+        self.shared.flush(&mut conn)
+    }
+}
