@@ -51,7 +51,7 @@ impl Acceptor {
     }
 
     /// Starts the TLS session of one accepted connection with the current configuration.
-    pub fn start(&self, sock: TcpStream) -> io::Result<(TlsReader, TlsWriter)> {
+    pub fn start(&self, sock: Arc<TcpStream>) -> io::Result<(TlsReader, TlsWriter)> {
         let config = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
         let conn = ServerConnection::new(config).map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
@@ -103,7 +103,7 @@ fn build_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
 }
 
 struct Shared {
-    sock: TcpStream,
+    sock: Arc<TcpStream>,
     conn: Mutex<ServerConnection>,
 }
 
@@ -115,7 +115,7 @@ impl Shared {
     /// Sends whatever rustls has queued (handshake, records, alerts).
     fn flush(&self, conn: &mut ServerConnection) -> io::Result<()> {
         while conn.wants_write() {
-            conn.write_tls(&mut &self.sock)?;
+            conn.write_tls(&mut &*self.sock)?;
         }
         Ok(())
     }
@@ -165,7 +165,7 @@ impl Read for TlsReader {
                 }
             }
             // Outside the lock: the writer half may send while we wait for the client.
-            let n = (&self.shared.sock).read(&mut self.raw)?;
+            let n = (&*self.shared.sock).read(&mut self.raw)?;
             if n == 0 {
                 return Ok(0);
             }

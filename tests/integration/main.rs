@@ -1,6 +1,8 @@
 //! Integration tests: every test here spawns the real `mcp-server-spec` binary and talks
 //! to it over its real transports. One crate, so the binary is built once.
 
+mod http;
+mod http_client;
 mod schema_check;
 mod spec_workflow;
 mod stdio;

@@ -34,11 +34,15 @@ use crate::transport::tls;
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Stack of a relay thread (TLS handshakes included) and of its pump.
 pub const RELAY_STACK_BYTES: usize = 256 * 1024;
-/// File descriptors kept back from the connection budget (listeners, logs, workspace
-/// files, the signal pipe, /dev/urandom).
+/// File descriptors kept back from the connection budget (listeners, logs, the signal
+/// pipe, /dev/urandom, a refused connection being answered).
 pub const FD_RESERVE: u64 = 32;
-/// Descriptors one client connection uses: its socket, the relay socket and tiny_http's.
-pub const FDS_PER_CONNECTION: u64 = 3;
+/// Descriptors a worker may hold at once while serving a request (workspace files).
+pub const FDS_PER_WORKER: u64 = 2;
+/// Descriptors one client connection uses: its socket, the relay socket, and tiny_http's
+/// accepted socket plus the `dup` it makes of it (`RefinedTcpStream`; tiny_http panics in
+/// its accept thread if that `dup` fails, so the budget must leave room for it).
+pub const FDS_PER_CONNECTION: u64 = 4;
 /// Upper bound we raise the soft RLIMIT_NOFILE to (never above the hard limit).
 const NOFILE_TARGET: u64 = 1 << 20;
 
@@ -61,12 +65,14 @@ pub struct ConnEntry {
     pub id: u64,
     /// The real client address (not the relay socket tiny_http reports).
     pub peer: SocketAddr,
-    /// A handle on the client socket, to close it from outside (shutdown, drain).
-    control: TcpStream,
+    /// The client socket, shared (not `dup`ed: one descriptor per socket), so it can be
+    /// shut down from outside (drain, forced close).
+    pub sock: Arc<TcpStream>,
     state: Mutex<ConnState>,
-    changed: Condvar,
     /// Set when the relay thread (not the pump) will close the client socket.
     pub relay_closes: AtomicBool,
+    /// The server is draining: close as soon as nothing is in flight.
+    draining: AtomicBool,
 }
 
 #[derive(Default)]
@@ -96,11 +102,24 @@ impl ConnEntry {
         self.lock().reading = false;
     }
 
-    /// Called by a worker or stream once its response is fully written.
+    /// Called by a worker or stream once its response is fully written. While draining,
+    /// the last answer wakes the relay thread so the connection closes.
     pub fn finish_request(&self) {
         let mut s = self.lock();
         s.in_flight = s.in_flight.saturating_sub(1);
-        self.changed.notify_all();
+        if s.in_flight == 0 && self.draining.load(Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    /// Ends the relay thread's wait for the next request (its read returns EOF) while
+    /// letting responses still on their way out be written.
+    fn wake(&self) {
+        let _ = self.sock.shutdown(Shutdown::Read);
+    }
+
+    fn busy(&self) -> bool {
+        !self.idle()
     }
 
     pub fn in_flight(&self) -> usize {
@@ -114,7 +133,7 @@ impl ConnEntry {
 
     /// Closes the client socket under the relay thread's feet; it then ends.
     pub fn force_close(&self) {
-        let _ = self.control.shutdown(Shutdown::Both);
+        let _ = self.sock.shutdown(Shutdown::Both);
     }
 }
 
@@ -141,14 +160,19 @@ impl Registry {
         self.conns().len()
     }
 
-    fn register(&self, peer: SocketAddr, control: TcpStream) -> Arc<ConnEntry> {
+    /// Connections reading a request or waiting for its answer.
+    pub fn busy(&self) -> usize {
+        self.conns().values().filter(|e| e.busy()).count()
+    }
+
+    fn register(&self, peer: SocketAddr, sock: Arc<TcpStream>) -> Arc<ConnEntry> {
         let entry = Arc::new(ConnEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             peer,
-            control,
+            sock,
             state: Mutex::default(),
-            changed: Condvar::new(),
             relay_closes: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         });
         self.conns().insert(entry.id, Arc::clone(&entry));
         entry
@@ -184,8 +208,9 @@ impl Registry {
     pub fn begin_drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
         for entry in self.conns().values() {
+            entry.draining.store(true, Ordering::SeqCst);
             if entry.idle() {
-                entry.force_close();
+                entry.wake();
             }
         }
     }
@@ -268,18 +293,14 @@ fn admit(ctx: &Arc<FrontCtx>, sock: TcpStream, peer: SocketAddr, max_connections
         refuse(sock, ctx.tls.is_some());
         return;
     }
-    let Ok(control) = sock.try_clone() else {
-        log::warn!("{peer}: connection dropped: no file descriptor for it");
-        return;
-    };
-    let entry = ctx.registry.register(peer, control);
+    let entry = ctx.registry.register(peer, Arc::new(sock));
     let thread_ctx = Arc::clone(ctx);
     let thread_entry = Arc::clone(&entry);
     let spawned = thread::Builder::new()
         .name(format!("mcp-conn-{}", entry.id))
         .stack_size(RELAY_STACK_BYTES)
         .spawn(move || {
-            relay::run(&thread_ctx, &thread_entry, sock);
+            relay::run(&thread_ctx, &thread_entry);
             thread_ctx.registry.unregister(thread_entry.id);
         });
     if let Err(e) = spawned {
@@ -304,8 +325,8 @@ fn refuse(mut sock: TcpStream, tls: bool) {
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many connections the
-/// descriptors left after [`FD_RESERVE`] can carry (at least 1).
-pub fn fd_connection_budget() -> usize {
+/// descriptors left after [`FD_RESERVE`] and the workers' share can carry (at least 1).
+pub fn fd_connection_budget(workers: usize) -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -329,7 +350,8 @@ pub fn fd_connection_budget() -> usize {
         let current = limit.rlim_cur as u64;
         current
     };
-    let budget = soft.saturating_sub(FD_RESERVE) / FDS_PER_CONNECTION;
+    let workers_share = FDS_PER_WORKER.saturating_mul(workers as u64);
+    let budget = soft.saturating_sub(FD_RESERVE + workers_share) / FDS_PER_CONNECTION;
     usize::try_from(budget.max(1)).unwrap_or(usize::MAX)
 }
 
@@ -382,6 +404,6 @@ mod tests {
 
     #[test]
     fn fd_budget_is_positive() {
-        assert!(fd_connection_budget() >= 1);
+        assert!(fd_connection_budget(4) >= 1);
     }
 }

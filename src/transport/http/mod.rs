@@ -70,6 +70,7 @@ impl App {
             sessions: self.sessions.count(),
             streams: self.streams.active(),
             connections: self.registry.count(),
+            busy: self.registry.busy(),
             tls: self.tls,
         }
     }
@@ -105,10 +106,13 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let backend_addr = private
         .local_addr()
         .map_err(|e| Error::io("reading the private address", e))?;
+    exit_on_tiny_http_panic();
     let backend = tiny_http::Server::from_listener(private, None)
         .map_err(|e| Error::io("starting the request parser", std::io::Error::other(e)))?;
 
-    let max_connections = opts.max_connections.min(front::fd_connection_budget());
+    let max_connections = opts
+        .max_connections
+        .min(front::fd_connection_budget(opts.workers));
     if max_connections < opts.max_connections {
         log::warn!(
             "--max-connections lowered to {max_connections} by the file-descriptor limit \
@@ -256,6 +260,25 @@ fn spawn_dispatcher(
             pool.join();
         })
         .map_err(|e| Error::io("starting the dispatcher", e))
+}
+
+/// tiny_http `unwrap`s a `dup` of each accepted socket in its accept thread; should that
+/// ever panic (the fd budget is sized so it cannot) its listener is deaf for good. So a
+/// panic inside tiny_http ends the process with exit code 1 for a supervisor to restart.
+fn exit_on_tiny_http_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        if info
+            .location()
+            .is_some_and(|l| l.file().contains("tiny_http"))
+        {
+            log::error!(
+                "the HTTP parser failed ({info}); exiting so a supervisor restarts the server"
+            );
+            std::process::exit(i32::from(crate::error::EXIT_FAILURE));
+        }
+    }));
 }
 
 /// Unblocks the accept thread's `accept()` by connecting to ourselves.

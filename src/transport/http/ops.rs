@@ -13,6 +13,7 @@ pub struct Gauges {
     pub sessions: usize,
     pub streams: usize,
     pub connections: usize,
+    pub busy: usize,
     pub tls: bool,
 }
 
@@ -27,6 +28,7 @@ pub fn health(g: &Gauges) -> Value {
         "active_sessions": g.sessions,
         "active_streams": g.streams,
         "open_connections": g.connections,
+        "requests_in_progress": g.busy,
     })
 }
 
@@ -76,6 +78,7 @@ mod tests {
             sessions: 1,
             streams: 0,
             connections: 2,
+            busy: 1,
             tls: false,
         };
         let h = health(&g);

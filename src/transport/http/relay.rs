@@ -36,19 +36,13 @@ const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The write side of the client connection, shared by the relay thread and the pump.
+#[derive(Clone)]
 enum ClientWriter {
-    Plain(TcpStream),
+    Plain(Arc<TcpStream>),
     Tls(TlsWriter),
 }
 
 impl ClientWriter {
-    fn try_clone(&self) -> io::Result<ClientWriter> {
-        Ok(match self {
-            ClientWriter::Plain(s) => ClientWriter::Plain(s.try_clone()?),
-            ClientWriter::Tls(t) => ClientWriter::Tls(t.clone()),
-        })
-    }
-
     fn close(&self) {
         match self {
             ClientWriter::Plain(s) => {
@@ -62,14 +56,14 @@ impl ClientWriter {
 impl Write for ClientWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
-            ClientWriter::Plain(s) => s.write(data),
+            ClientWriter::Plain(s) => (&**s).write(data),
             ClientWriter::Tls(t) => t.write(data),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            ClientWriter::Plain(s) => s.flush(),
+            ClientWriter::Plain(s) => (&**s).flush(),
             ClientWriter::Tls(t) => t.flush(),
         }
     }
@@ -83,27 +77,34 @@ enum End {
     Answer(u16, &'static str),
 }
 
+/// A shared socket read through `&TcpStream` (no `dup`, so no extra descriptor).
+struct SharedRead(Arc<TcpStream>);
+
+impl Read for SharedRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
 /// The backend side: the relay socket to tiny_http and the pump copying its output.
 struct Backend {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     local: SocketAddr,
     pump: JoinHandle<()>,
 }
 
 /// Runs one connection to its end.
-pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>, sock: TcpStream) {
+pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
     let accepted = Instant::now();
+    let sock = Arc::clone(&entry.sock);
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(SEND_TIMEOUT));
-    let Ok(control) = sock.try_clone() else {
-        return;
-    };
     let (reader, writer): (Box<dyn Read + Send>, ClientWriter) = match &ctx.tls {
-        None => match sock.try_clone() {
-            Ok(w) => (Box::new(sock), ClientWriter::Plain(w)),
-            Err(_) => return,
-        },
-        Some(acceptor) => match acceptor.start(sock) {
+        None => (
+            Box::new(SharedRead(Arc::clone(&sock))),
+            ClientWriter::Plain(Arc::clone(&sock)),
+        ),
+        Some(acceptor) => match acceptor.start(Arc::clone(&sock)) {
             Ok((r, w)) => (Box::new(r), ClientWriter::Tls(w)),
             Err(e) => {
                 log::warn!("{}: TLS session not started: {e}", entry.peer);
@@ -114,7 +115,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>, sock: TcpStream) {
     let mut conn = Conn {
         ctx,
         entry,
-        control,
+        control: sock,
         reader,
         writer,
         buf: Vec::new(),
@@ -128,7 +129,7 @@ struct Conn<'a> {
     ctx: &'a Arc<FrontCtx>,
     entry: &'a Arc<ConnEntry>,
     /// The client socket, for read timeouts.
-    control: TcpStream,
+    control: Arc<TcpStream>,
     reader: Box<dyn Read + Send>,
     writer: ClientWriter,
     /// Bytes read from the client and not yet forwarded.
@@ -176,6 +177,9 @@ impl Conn<'_> {
         }
         loop {
             if let Some(end) = head::head_end(&self.buf) {
+                if end > MAX_HEAD_BYTES {
+                    return Err(answer_for(FramingError::HeadTooLarge));
+                }
                 return head::parse(&self.buf[..end])
                     .map(|h| Some((h, end)))
                     .map_err(answer_for);
@@ -283,7 +287,7 @@ impl Conn<'_> {
         let mut message = head.forward(payload.len());
         message.extend_from_slice(payload);
         self.entry.forwarded();
-        let backend = self.backend.as_ref().map(|b| &b.stream);
+        let backend = self.backend.as_ref().map(|b| &*b.stream);
         if let Some(mut stream) = backend {
             if stream.write_all(&message).is_err() {
                 self.entry.finish_request();
@@ -303,8 +307,9 @@ impl Conn<'_> {
             .map_err(unavailable)?;
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().map_err(unavailable)?;
-        let from_backend = stream.try_clone().map_err(unavailable)?;
-        let to_client = self.writer.try_clone().map_err(unavailable)?;
+        let stream = Arc::new(stream);
+        let from_backend = Arc::clone(&stream);
+        let to_client = self.writer.clone();
         self.ctx.registry.bind_relay(local, self.entry);
         let entry = Arc::clone(self.entry);
         let pump = thread::Builder::new()
@@ -382,10 +387,10 @@ impl Drop for BufferPermit {
 }
 
 /// Copies tiny_http's responses to the client until either side closes.
-fn pump(mut from_backend: TcpStream, mut to_client: ClientWriter, entry: &ConnEntry) {
+fn pump(from_backend: Arc<TcpStream>, mut to_client: ClientWriter, entry: &ConnEntry) {
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     loop {
-        let n = match from_backend.read(&mut chunk) {
+        let n = match (&*from_backend).read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

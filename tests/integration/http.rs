@@ -1,0 +1,757 @@
+//! The http-stream transport through the real binary: both MCP eras, every status code of
+//! the binding, Origin/Host policy, CORS, limits, slow and idle clients, the fd limit,
+//! signals and concurrency. Raw HTTP/1.1 over TcpStream to 127.0.0.1 only.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::http_client::{
+    modern, raw_request, sse_messages, with_json, Conn, HttpServer, JSON_POST,
+};
+use crate::support::{initialize, request, TempDir, BIN, DEADLINE};
+
+fn server(tag: &str, extra: &[&str]) -> (TempDir, HttpServer) {
+    let dir = TempDir::new(tag);
+    let server = HttpServer::start(dir.path(), extra);
+    (dir, server)
+}
+
+/// Runs a legacy `initialize` and returns the session id.
+fn open_session(s: &HttpServer, version: &str) -> String {
+    let r = s.post(&JSON_POST, &initialize(1, version));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r
+        .header("Mcp-Session-Id")
+        .expect("Mcp-Session-Id")
+        .to_string();
+    let with_session = [JSON_POST[0], JSON_POST[1], ("Mcp-Session-Id", id.as_str())];
+    let ack = s.post(
+        &with_session,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    assert_eq!(ack.status, 202);
+    id
+}
+
+#[test]
+fn health_info_and_unknown_paths() {
+    let (_dir, s) = server("http-ops", &[]);
+    let health = s.get("/health", &[]);
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("Content-Type"), Some("application/json"));
+    let h = health.json();
+    assert_eq!(h["status"], "healthy");
+    assert!(h["uptime_seconds"].is_u64() && h["version"].is_string());
+    // The deployment guide's check: a bogus MCP-Protocol-Version does not matter here.
+    assert_eq!(
+        s.get("/health", &[("MCP-Protocol-Version", "2.1")]).status,
+        200
+    );
+    let info = s.get("/info", &[]).json();
+    assert_eq!(info["protocol_versions"][0], "2026-07-28");
+    assert!(info["transports"]
+        .as_array()
+        .expect("list")
+        .contains(&json!("http-stream")));
+    assert!(info["description"].is_string() && info["features"].is_object());
+    let missing = s.get("/nope", &[]);
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"], "not found");
+    let mut conn = s.connect();
+    conn.send(&raw_request("POST", "/health", s.port, &[], Some("{}")));
+    assert_eq!(conn.response().status, 405);
+    assert!(
+        s.log_text().contains("GET /health - 200"),
+        "access log line:\n{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn modern_requests_are_stateless_json() {
+    let (_dir, s) = server("http-modern", &[]);
+    let (body, headers) = modern(7, "tools/list", Value::Null);
+    let r = s.post(&with_json(&headers), &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert!(
+        r.header("Mcp-Session-Id").is_none(),
+        "no sessions in 2026-07-28"
+    );
+    let v = r.json();
+    assert_eq!(v["id"], 7);
+    assert!(!v["result"]["tools"].as_array().expect("tools").is_empty());
+    assert_eq!(v["result"]["resultType"], "complete");
+    // A legacy session id on a modern request is ignored.
+    let mut with_sid = headers.clone();
+    with_sid.push(("Mcp-Session-Id".into(), "whatever".into()));
+    assert_eq!(s.post(&with_json(&with_sid), &body).status, 200);
+    // Notifications get 202 with no body.
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 1, "_meta": crate::support::modern_meta()}});
+    let mut note_headers = headers.clone();
+    note_headers[1].1 = "notifications/cancelled".into();
+    let r = s.post(&with_json(&note_headers), &note);
+    assert_eq!(r.status, 202);
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn modern_header_validation() {
+    let (_dir, s) = server("http-headers", &[]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let post = |headers: &[(String, String)], body: &Value| s.post(&with_json(headers), body);
+    let code = |r: &crate::http_client::HttpResponse| r.json()["error"]["code"].clone();
+
+    // No MCP-Protocol-Version header although the body is modern: HeaderMismatch.
+    let r = post(&headers[1..], &body);
+    assert_eq!((r.status, code(&r)), (400, json!(-32020)), "{}", r.text());
+    // Mcp-Method disagrees with the body.
+    let mut wrong = headers.clone();
+    wrong[1].1 = "prompts/list".into();
+    let r = post(&wrong, &body);
+    assert_eq!((r.status, code(&r)), (400, json!(-32020)));
+    assert_eq!(r.json()["id"], 1, "the error answers the request");
+    // Header names the modern revision but the body has no _meta version.
+    let plain = request(json!(2), "tools/list", Value::Null);
+    let r = post(&headers, &plain);
+    assert_eq!((r.status, code(&r)), (400, json!(-32020)));
+    // tools/call needs Mcp-Name, and it must match params.name (Base64 sentinel decoded).
+    let (call, call_headers) = modern(
+        3,
+        "tools/call",
+        json!({"name": "héllo wörld", "arguments": {}}),
+    );
+    let r = post(&call_headers[..2], &call);
+    assert_eq!(
+        (r.status, code(&r)),
+        (400, json!(-32020)),
+        "missing Mcp-Name"
+    );
+    let mut encoded = call_headers[..2].to_vec();
+    encoded.push(("Mcp-Name".into(), "=?base64?aMOpbGxvIHfDtnJsZA==?=".into()));
+    let r = post(&encoded, &call);
+    assert_ne!(
+        code(&r),
+        json!(-32020),
+        "decoded name matches: {}",
+        r.text()
+    );
+    encoded[2].1 = "=?base64?b3RoZXI=?=".into();
+    let r = post(&encoded, &call);
+    assert_eq!(
+        (r.status, code(&r)),
+        (400, json!(-32020)),
+        "decoded 'other' differs"
+    );
+    // A revision we do not speak: 400 with -32022 listing what we do.
+    let mut unsupported = headers.clone();
+    unsupported[0].1 = "1900-01-01".into();
+    let r = post(&unsupported, &body);
+    assert_eq!((r.status, code(&r)), (400, json!(-32022)));
+    assert_eq!(r.json()["error"]["data"]["supported"][0], "2026-07-28");
+    // Unknown method: 404 with -32601 (not a legacy HTTP+SSE 404).
+    let (unknown, unknown_headers) = modern(4, "no/such/method", Value::Null);
+    let r = post(&unknown_headers, &unknown);
+    assert_eq!((r.status, code(&r)), (404, json!(-32601)));
+}
+
+#[test]
+fn sse_for_progress_tokens_and_sse_only_clients() {
+    let (_dir, s) = server("http-sse", &[]);
+    let (mut body, headers) = modern(5, "tools/list", Value::Null);
+    body["params"]["_meta"]["progressToken"] = json!("p1");
+    let r = s.post(&with_json(&headers), &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+    assert_eq!(r.header("X-Accel-Buffering"), Some("no"));
+    let messages = r.sse_messages();
+    assert_eq!(
+        messages.first().expect("events")["method"],
+        "notifications/progress"
+    );
+    assert_eq!(messages.last().expect("events")["id"], 5);
+
+    let (plain, headers) = modern(6, "tools/list", Value::Null);
+    let mut sse_only: Vec<(&str, &str)> = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "text/event-stream"),
+    ];
+    sse_only.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let r = s.post(&sse_only, &plain);
+    assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+    assert_eq!(r.sse_messages().last().expect("response")["id"], 6);
+    // The connection stays usable after a chunked SSE response.
+    let mut conn = s.connect();
+    let text = plain.to_string();
+    conn.send(&raw_request("POST", "/mcp", s.port, &sse_only, Some(&text)));
+    assert_eq!(conn.response().status, 200);
+    conn.send(&raw_request("GET", "/health", s.port, &[], None));
+    assert_eq!(conn.response().status, 200);
+}
+
+#[test]
+fn legacy_sessions() {
+    let (_dir, s) = server("http-legacy", &["--session-timeout", "30m"]);
+    let id = open_session(&s, "2025-06-18");
+    assert_eq!(id.len(), 64);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let sid = ("Mcp-Session-Id", id.as_str());
+    let list = request(json!(2), "tools/list", Value::Null);
+    let r = s.post(
+        &[
+            JSON_POST[0],
+            JSON_POST[1],
+            sid,
+            ("MCP-Protocol-Version", "2025-06-18"),
+        ],
+        &list,
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.json()["result"]["tools"].is_array());
+    // Without the header the request is taken as the session's revision.
+    assert_eq!(
+        s.post(&[JSON_POST[0], JSON_POST[1], sid], &list).status,
+        200
+    );
+    // Missing session: 400; unknown: 404.
+    let r = s.post(&JSON_POST, &list);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = s.post(
+        &[JSON_POST[0], JSON_POST[1], ("Mcp-Session-Id", "deadbeef")],
+        &list,
+    );
+    assert_eq!(r.status, 404);
+    // A header naming an unsupported revision is 400; one contradicting the session too.
+    let r = s.post(
+        &[
+            JSON_POST[0],
+            JSON_POST[1],
+            sid,
+            ("MCP-Protocol-Version", "2.1"),
+        ],
+        &list,
+    );
+    assert_eq!(r.status, 400);
+    let r = s.post(
+        &[
+            JSON_POST[0],
+            JSON_POST[1],
+            sid,
+            ("MCP-Protocol-Version", "2025-03-26"),
+        ],
+        &list,
+    );
+    assert_eq!(r.status, 400);
+    // A client response (to a server request we never sent) is accepted with 202.
+    let reply = json!({"jsonrpc": "2.0", "id": 99, "result": {}});
+    assert_eq!(
+        s.post(&[JSON_POST[0], JSON_POST[1], sid], &reply).status,
+        202
+    );
+
+    // GET opens the server-to-client stream.
+    let mut stream = s.connect();
+    stream.send(&raw_request(
+        "GET",
+        "/mcp",
+        s.port,
+        &[("Accept", "text/event-stream"), sid],
+        None,
+    ));
+    let opened = stream.stream_until("stream open");
+    assert!(stream.raw().contains("text/event-stream"), "{opened}");
+    // DELETE ends the session; the stream then ends too, and the id is unknown.
+    let mut conn = s.connect();
+    conn.send(&raw_request("DELETE", "/mcp", s.port, &[sid], None));
+    assert_eq!(conn.response().status, 204);
+    stream.stream_until("\r\n0\r\n\r\n");
+    assert_eq!(
+        s.post(&[JSON_POST[0], JSON_POST[1], sid], &list).status,
+        404
+    );
+    conn.send(&raw_request("DELETE", "/mcp", s.port, &[sid], None));
+    assert_eq!(conn.response().status, 404);
+    conn.send(&raw_request("DELETE", "/mcp", s.port, &[], None));
+    assert_eq!(conn.response().status, 400);
+}
+
+#[test]
+fn batches_in_2025_03_26_sessions() {
+    let (_dir, s) = server("http-batch", &[]);
+    let id = open_session(&s, "2025-03-26");
+    let batch = json!([
+        request(json!(10), "ping", Value::Null),
+        request(json!(11), "tools/list", Value::Null)
+    ]);
+    let r = s.post(
+        &[JSON_POST[0], JSON_POST[1], ("Mcp-Session-Id", id.as_str())],
+        &batch,
+    );
+    assert_eq!(r.status, 200);
+    let ids: Vec<Value> = r
+        .json()
+        .as_array()
+        .expect("batch")
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(10), json!(11)]);
+}
+
+#[test]
+fn get_and_delete_where_the_revision_has_none() {
+    let (_dir, s) = server("http-405", &[]);
+    let modern_header = ("MCP-Protocol-Version", "2026-07-28");
+    let r = s.get("/mcp", &[("Accept", "text/event-stream"), modern_header]);
+    assert_eq!(r.status, 405);
+    assert!(r.header("Allow").is_some());
+    let mut conn = s.connect();
+    conn.send(&raw_request(
+        "DELETE",
+        "/mcp",
+        s.port,
+        &[modern_header],
+        None,
+    ));
+    assert_eq!(conn.response().status, 405);
+    // 2024-11-05 sessions had no Streamable HTTP GET stream.
+    let old = open_session(&s, "2024-11-05");
+    let r = s.get(
+        "/mcp",
+        &[
+            ("Accept", "text/event-stream"),
+            ("Mcp-Session-Id", old.as_str()),
+        ],
+    );
+    assert_eq!(r.status, 405);
+    // GET without a session: 400; wrong Accept: 406.
+    assert_eq!(
+        s.get("/mcp", &[("Accept", "text/event-stream")]).status,
+        400
+    );
+    assert_eq!(s.get("/mcp", &[("Accept", "application/json")]).status, 406);
+    let mut conn = s.connect();
+    conn.send(&raw_request("PUT", "/mcp", s.port, &[], None));
+    assert_eq!(conn.response().status, 405);
+}
+
+#[test]
+fn media_type_json_and_body_errors() {
+    let (_dir, s) = server("http-4xx", &["--max-body-bytes", "1KiB"]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let mut extra: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let mut html = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "text/html"),
+    ];
+    html.append(&mut extra.clone());
+    assert_eq!(s.post(&html, &body).status, 406);
+    let mut text = vec![("Content-Type", "text/plain"), JSON_POST[1]];
+    text.append(&mut extra);
+    assert_eq!(s.post(&text, &body).status, 415);
+    // Not JSON: 400 with -32700.
+    let mut conn = s.connect();
+    conn.send(&raw_request(
+        "POST",
+        "/mcp",
+        s.port,
+        &JSON_POST,
+        Some("{not json"),
+    ));
+    let r = conn.response();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
+    // Over the body cap: 413 from the head alone; the 10 MB body is never sent.
+    let mut conn = s.connect();
+    conn.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n");
+    let r = conn.response();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(conn.closed());
+    // Chunked bodies are counted as they arrive.
+    let mut conn = s.connect();
+    let chunk = "x".repeat(600);
+    conn.send(&format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n"
+    ));
+    assert_eq!(conn.response().status, 413);
+    // A well-formed chunked body is served.
+    let mut conn = s.connect();
+    let text = body.to_string();
+    let (a, b) = text.split_at(text.len() / 2);
+    let mut raw = String::from("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json\r\nTransfer-Encoding: chunked\r\n");
+    for (n, v) in &headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str(&format!(
+        "\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    ));
+    conn.send(&raw);
+    assert_eq!(conn.response().status, 200);
+    // An oversized head: 431.
+    let mut conn = s.connect();
+    conn.send(&format!(
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(40_000)
+    ));
+    assert_eq!(conn.response().status, 431);
+}
+
+#[test]
+fn expect_continue_and_pipelining() {
+    let (_dir, s) = server("http-pipe", &[]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let text = body.to_string();
+    let mut all = with_json(&headers);
+    all.push(("Expect", "100-continue"));
+    let raw = raw_request("POST", "/mcp", s.port, &all, Some(&text));
+    let (head, payload) = raw.split_once("\r\n\r\n").expect("head");
+    let mut conn = s.connect();
+    conn.send(&format!("{head}\r\n\r\n"));
+    assert_eq!(conn.response().status, 100);
+    conn.send(payload);
+    assert_eq!(conn.response().status, 200);
+    // Two requests in one write come back in order on the same connection.
+    let two = format!(
+        "{}{}",
+        raw_request("GET", "/info", s.port, &[], None),
+        raw_request("GET", "/health", s.port, &[], None)
+    );
+    conn.send(&two);
+    assert!(conn.response().json().get("protocol_versions").is_some());
+    assert_eq!(conn.response().json()["status"], "healthy");
+}
+
+#[test]
+fn origin_host_and_cors() {
+    let (_dir, s) = server("http-origin", &[]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let local = format!("http://localhost:{}", s.port);
+    let mut evil = with_json(&headers);
+    evil.push(("Origin", "http://evil.example"));
+    assert_eq!(s.post(&evil, &body).status, 403);
+    let mut good = with_json(&headers);
+    good.push(("Origin", &local));
+    let r = s.post(&good, &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some(local.as_str())
+    );
+    assert!(r
+        .header("Access-Control-Expose-Headers")
+        .is_some_and(|v| v.contains("Mcp-Session-Id")));
+    // DNS rebinding: a loopback listener refuses a foreign Host.
+    let mut conn = s.connect();
+    let raw = raw_request("GET", "/health", s.port, &[], None)
+        .replace(&format!("127.0.0.1:{}", s.port), "evil.example");
+    conn.send(&raw);
+    assert_eq!(conn.response().status, 403);
+    // Preflight.
+    let preflight = [
+        ("Origin", local.as_str()),
+        ("Access-Control-Request-Method", "POST"),
+    ];
+    let mut conn = s.connect();
+    conn.send(&raw_request("OPTIONS", "/mcp", s.port, &preflight, None));
+    let r = conn.response();
+    assert_eq!(r.status, 204);
+    assert!(r
+        .header("Access-Control-Allow-Methods")
+        .is_some_and(|m| m.contains("POST")));
+    assert!(r
+        .header("Access-Control-Allow-Headers")
+        .is_some_and(|h| h.contains("Mcp-Session-Id")));
+    conn.send(&raw_request(
+        "OPTIONS",
+        "/mcp",
+        s.port,
+        &[("Origin", "http://evil.example")],
+        None,
+    ));
+    assert_eq!(conn.response().status, 403);
+
+    // An explicit allow list replaces the localhost default.
+    let (_dir2, s2) = server("http-origin2", &["--allowed-origin", "https://app.example"]);
+    let mut app = with_json(&headers);
+    app.push(("Origin", "https://app.example"));
+    assert_eq!(s2.post(&app, &body).status, 200);
+    let mut local2 = with_json(&headers);
+    let local_origin = format!("http://localhost:{}", s2.port);
+    local2.push(("Origin", &local_origin));
+    assert_eq!(s2.post(&local2, &body).status, 403);
+}
+
+#[test]
+fn subscriptions_listen_streams_and_the_stream_cap() {
+    let (_dir, mut s) = server("http-listen", &["--max-streams", "1"]);
+    let (body, headers) = modern(
+        42,
+        "subscriptions/listen",
+        json!({"notifications": {"resourcesListChanged": true}}),
+    );
+    let text = body.to_string();
+    let mut first = s.connect();
+    first.send(&raw_request(
+        "POST",
+        "/mcp",
+        s.port,
+        &with_json(&headers),
+        Some(&text),
+    ));
+    let opened = first.stream_until("notifications/subscriptions/acknowledged");
+    assert!(first.raw().contains("X-Accel-Buffering: no"), "{opened}");
+    // The stream does not hold a worker: ordinary requests still work.
+    let (list, list_headers) = modern(1, "tools/list", Value::Null);
+    assert_eq!(s.post(&with_json(&list_headers), &list).status, 200);
+    // A second stream is over --max-streams 1.
+    let r = s.post(&with_json(&headers), &body);
+    assert_eq!(r.status, 503);
+    assert!(r.header("Retry-After").is_some());
+    // Shutdown ends the subscription with its completion result, then exits 0.
+    s.signal(libc::SIGTERM);
+    let done = first.stream_until("\"resultType\":\"complete\"");
+    let last = sse_messages(&done).pop().expect("completion");
+    assert_eq!(last["id"], 42);
+    assert_eq!(s.wait_exit(), Some(0));
+}
+
+#[test]
+fn connection_cap_answers_503() {
+    let (_dir, s) = server("http-cap", &["--max-connections", "2"]);
+    let idle: Vec<Conn> = (0..2).map(|_| s.connect()).collect();
+    // Wait until both are registered: /health on a third connection is refused.
+    let start = Instant::now();
+    let refused = loop {
+        let mut conn = s.connect();
+        conn.send(&raw_request("GET", "/health", s.port, &[], None));
+        let r = conn.response();
+        if r.status == 503 {
+            break r;
+        }
+        assert!(start.elapsed() < DEADLINE, "cap never reached");
+    };
+    assert!(refused.header("Retry-After").is_some());
+    drop(idle);
+    let start = Instant::now();
+    loop {
+        let mut conn = s.connect();
+        conn.send(&raw_request("GET", "/health", s.port, &[], None));
+        if conn.response().status == 200 {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "slots never freed");
+    }
+}
+
+#[test]
+fn idle_and_slow_clients_do_not_starve_a_normal_client() {
+    let (_dir, s) = server("http-slow", &["--header-timeout", "3s", "--workers", "2"]);
+    // 250 connections that send nothing and 250 that trickle an endless head.
+    let mut idle = Vec::new();
+    let mut slow = Vec::new();
+    for _ in 0..250 {
+        idle.push(TcpStream::connect(("127.0.0.1", s.port)).expect("connect"));
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+        c.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .expect("partial head");
+        slow.push(c);
+    }
+    for c in &mut slow {
+        let _ = c.write_all(b"X-Slow: 1\r\n");
+    }
+    // A normal client is served at once, several times over.
+    let started = Instant::now();
+    for _ in 0..5 {
+        let (body, headers) = modern(1, "tools/list", Value::Null);
+        assert_eq!(s.post(&with_json(&headers), &body).status, 200);
+        assert_eq!(s.get("/health", &[]).status, 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "normal client waited {:?}",
+        started.elapsed()
+    );
+    // The slow heads are cut off with 408 after --header-timeout, freeing their threads.
+    let last = slow.pop().expect("one");
+    let mut probe = Conn::over(Box::new(last.try_clone().expect("clone")), last);
+    let r = probe.response();
+    assert_eq!(r.status, 408);
+    let health = s.get("/health", &[]).json();
+    assert!(health["open_connections"].as_u64().expect("count") <= 501);
+    drop(idle);
+}
+
+#[test]
+fn recovers_at_the_file_descriptor_limit() {
+    let dir = TempDir::new("http-fd");
+    let mut cmd = Command::new("prlimit");
+    cmd.args([
+        "--nofile=64:64",
+        BIN,
+        "--transport",
+        "http-stream",
+        "--port",
+        "0",
+        "--workspace",
+    ])
+    .arg(dir.path());
+    let mut s = HttpServer::spawn(cmd);
+    s.wait_log("lowered to");
+    // Far more connections than descriptors: some are served, the rest refused or kept
+    // waiting in the backlog, and the server stays up.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        if let Ok(c) = TcpStream::connect(("127.0.0.1", s.port)) {
+            held.push(c);
+        }
+    }
+    for c in &mut held {
+        let _ = c.write_all(raw_request("GET", "/health", s.port, &[], None).as_bytes());
+    }
+    drop(held);
+    assert!(
+        s.child.try_wait().expect("try_wait").is_none(),
+        "server died:\n{}",
+        s.log_text()
+    );
+    // Once they are gone, a normal client is served again.
+    let start = Instant::now();
+    loop {
+        let mut conn = s.connect();
+        conn.send(&raw_request("GET", "/health", s.port, &[], None));
+        if conn.response().status == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never recovered:\n{}",
+            s.log_text()
+        );
+    }
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    assert_eq!(s.post(&with_json(&headers), &body).status, 200);
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let (_dir, mut s) = server("http-drain", &["--shutdown-timeout", "15s"]);
+    let (body, headers) = modern(9, "tools/list", Value::Null);
+    let text = body.to_string();
+    let raw = raw_request("POST", "/mcp", s.port, &with_json(&headers), Some(&text));
+    let split = raw.len() - text.len() / 2;
+    // Two requests in flight: one mid-body, one mid-head.
+    let mut mid_body = s.connect();
+    mid_body.send(&raw[..split]);
+    let mut mid_head = s.connect();
+    mid_head.send(&raw[..20]);
+    let idle = s.connect();
+    // Both are being read before the signal arrives.
+    let start = Instant::now();
+    while s.get("/health", &[]).json()["requests_in_progress"].as_u64() < Some(3) {
+        assert!(start.elapsed() < DEADLINE);
+    }
+    s.signal(libc::SIGTERM);
+    s.wait_log("shutting down");
+    mid_body.send(&raw[split..]);
+    let r = mid_body.response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["id"], 9);
+    mid_head.send(&raw[20..]);
+    assert_eq!(mid_head.response().json()["id"], 9);
+    let mut idle = idle;
+    assert!(
+        idle.closed(),
+        "idle keep-alive connections are closed by the drain"
+    );
+    assert_eq!(s.wait_exit(), Some(0));
+    assert!(
+        TcpStream::connect(("127.0.0.1", s.port)).is_err(),
+        "listener closed"
+    );
+}
+
+#[test]
+fn sixty_four_concurrent_clients_all_answered() {
+    let (_dir, s) = server("http-64", &[]);
+    let port = s.port;
+    let clients: Vec<_> = (0..64)
+        .map(|c| {
+            thread::spawn(move || {
+                let mut conn = Conn::plain(port);
+                for i in 0..5 {
+                    let id = c * 100 + i;
+                    let (body, headers) = modern(id, "tools/list", Value::Null);
+                    let text = body.to_string();
+                    conn.send(&raw_request(
+                        "POST",
+                        "/mcp",
+                        port,
+                        &with_json(&headers),
+                        Some(&text),
+                    ));
+                    let r = conn.response();
+                    assert_eq!(r.status, 200, "client {c}: {}", r.text());
+                    assert_eq!(r.json()["id"], id);
+                }
+                let session_body = initialize(1, "2025-11-25").to_string();
+                conn.send(&raw_request(
+                    "POST",
+                    "/mcp",
+                    port,
+                    &JSON_POST,
+                    Some(&session_body),
+                ));
+                let r = conn.response();
+                assert_eq!(r.status, 200);
+                r.header("Mcp-Session-Id").expect("session").to_string()
+            })
+        })
+        .collect();
+    let mut sessions: Vec<String> = clients
+        .into_iter()
+        .map(|h| h.join().expect("client"))
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(sessions.len(), 64, "every session id is distinct");
+    assert_eq!(s.get("/health", &[]).json()["active_sessions"], 64);
+}
+
+#[test]
+fn startup_failures_exit_2() {
+    let dir = TempDir::new("http-start");
+    let ws = dir.path().to_str().expect("utf-8");
+    let (code, _, err) = crate::support::run(&[
+        "--transport",
+        "http-stream",
+        "--workspace",
+        ws,
+        "--workers",
+        "0",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--workers"));
+    let (code, _, err) = crate::support::run(&[
+        "--transport",
+        "http-stream",
+        "--workspace",
+        ws,
+        "--allowed-origin",
+        "nope",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+}
