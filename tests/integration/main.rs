@@ -3,6 +3,7 @@
 
 mod http;
 mod http_client;
+mod https;
 mod schema_check;
 mod spec_workflow;
 mod stdio;
