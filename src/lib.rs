@@ -17,6 +17,7 @@ pub mod error;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod sha256;
 pub mod signals;
 pub mod spec;
 pub mod transport;
