@@ -106,6 +106,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let backend_addr = private
         .local_addr()
         .map_err(|e| Error::io("reading the private address", e))?;
+    set_nodelay_inherited(&private);
     exit_on_tiny_http_panic();
     let backend = tiny_http::Server::from_listener(private, None)
         .map_err(|e| Error::io("starting the request parser", std::io::Error::other(e)))?;
@@ -178,7 +179,15 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
             .map_err(|e| Error::io("starting the accept thread", e))?
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    log::info!(
+    // Always visible (at warn when info lines are filtered): tests, benches and operators
+    // read the bound URL from it, notably with `--port 0`.
+    let level = if log::log_enabled!(log::Level::Info) {
+        log::Level::Info
+    } else {
+        log::Level::Warn
+    };
+    log::log!(
+        level,
         "listening on {scheme}://{bound} (MCP endpoint /mcp; {} workers, {max_connections} \
          connections, {} streams)",
         opts.workers,
@@ -260,6 +269,30 @@ fn spawn_dispatcher(
             pool.join();
         })
         .map_err(|e| Error::io("starting the dispatcher", e))
+}
+
+/// Sets TCP_NODELAY on the private listener; Linux copies it to accepted sockets, which
+/// tiny_http never configures. Without it tiny_http's separate head and body writes meet
+/// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB.
+fn set_nodelay_inherited(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        log::warn!(
+            "cannot set TCP_NODELAY on the private listener: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// tiny_http `unwrap`s a `dup` of each accepted socket in its accept thread; should that

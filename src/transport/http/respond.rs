@@ -93,6 +93,9 @@ pub fn status_for(response: &Response, modern: bool) -> u16 {
 
 /// Sends a reply; I/O errors mean the client left, which the access log still records.
 pub fn send(request: Request, reply: Reply) {
+    if let Some(body) = &reply.body {
+        log::trace!("http -> {} {body}", reply.status);
+    }
     let mut response = match reply.body {
         Some(body) => HttpResponse::from_data(body.into_bytes())
             .with_status_code(reply.status)
