@@ -755,3 +755,21 @@ fn startup_failures_exit_2() {
     ]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+#[test]
+fn idle_sessions_expire() {
+    let (_dir, s) = server("http-expiry", &["--session-timeout", "300ms"]);
+    let id = open_session(&s, "2025-11-25");
+    // /health does not touch sessions; wait until it no longer counts this one.
+    let start = Instant::now();
+    while s.get("/health", &[]).json()["active_sessions"] != 0 {
+        assert!(start.elapsed() < DEADLINE, "session never expired");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let ping = request(json!(5), "ping", Value::Null);
+    let r = s.post(
+        &[JSON_POST[0], JSON_POST[1], ("Mcp-Session-Id", id.as_str())],
+        &ping,
+    );
+    assert_eq!(r.status, 404, "expired sessions are unknown");
+}

@@ -245,3 +245,80 @@ fn sighup_reloads_the_certificate_and_keeps_connections() {
     s.signal(libc::SIGTERM);
     assert_eq!(s.wait_exit(), Some(0));
 }
+
+/// Measures what HTTPS costs against plain HTTP on this machine (numbers for the
+/// documentation, not a pass/fail check). Run it against a release binary:
+/// `cargo test --release --test integration tls_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+#[allow(clippy::print_stderr)]
+fn tls_cost_against_plain_http() {
+    use std::time::Instant;
+    const KEEP_ALIVE_REQUESTS: usize = 4000;
+    const CLIENTS: usize = 16;
+    const NEW_CONNECTIONS: usize = 300;
+
+    let dir = TempDir::new("tls-cost");
+    let plain = HttpServer::start(dir.path(), &["--log-level", "warn"]);
+    let (c, k) = (fixture("a.crt"), fixture("a.key"));
+    let tls = HttpServer::start(
+        dir.path(),
+        &[
+            "--log-level",
+            "warn",
+            "--ssl-certfile",
+            c.to_str().expect("utf-8"),
+            "--ssl-keyfile",
+            k.to_str().expect("utf-8"),
+        ],
+    );
+    let connect = |port: u16, https: bool| -> Conn {
+        if https {
+            tls_connect(port, false).0
+        } else {
+            Conn::plain(port)
+        }
+    };
+    for (label, server) in [("http", &plain), ("https", &tls)] {
+        let port = server.port;
+        let https = server.https;
+        // Sequential keep-alive requests on one connection.
+        let mut conn = connect(port, https);
+        let request = raw_request("GET", "/health", port, &[], None);
+        let start = Instant::now();
+        for _ in 0..KEEP_ALIVE_REQUESTS {
+            conn.send(&request);
+            assert_eq!(conn.response().status, 200);
+        }
+        let sequential = KEEP_ALIVE_REQUESTS as f64 / start.elapsed().as_secs_f64();
+        // Concurrent keep-alive clients.
+        let start = Instant::now();
+        let workers: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let request = request.clone();
+                std::thread::spawn(move || {
+                    let mut conn = if https {
+                        tls_connect(port, false).0
+                    } else {
+                        Conn::plain(port)
+                    };
+                    for _ in 0..KEEP_ALIVE_REQUESTS / CLIENTS {
+                        conn.send(&request);
+                        assert_eq!(conn.response().status, 200);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().expect("client"));
+        let concurrent = KEEP_ALIVE_REQUESTS as f64 / start.elapsed().as_secs_f64();
+        // A new connection (and for HTTPS a full handshake) per request.
+        let start = Instant::now();
+        for _ in 0..NEW_CONNECTIONS {
+            let mut conn = connect(port, https);
+            conn.send(&request);
+            assert_eq!(conn.response().status, 200);
+        }
+        let per_connection = NEW_CONNECTIONS as f64 / start.elapsed().as_secs_f64();
+        eprintln!("| {label} | {sequential:.0} | {concurrent:.0} | {per_connection:.0} |");
+    }
+}

@@ -105,9 +105,11 @@ impl Sessions {
         self.map().remove(id).is_some()
     }
 
-    /// Live sessions (expired ones may linger until the next lookup).
+    /// Live sessions (expiring idle ones first).
     pub fn count(&self) -> usize {
-        self.map().len()
+        let mut map = self.map();
+        self.expire(&mut map);
+        map.len()
     }
 
     fn expire(&self, map: &mut HashMap<String, Arc<Slot>>) {
