@@ -116,6 +116,13 @@ pub const OPTIONS: &[OptSpec] = &[
         "tools to offer: all, the core profile, or a comma-separated list",
     ),
     opt(
+        "gates",
+        "MCP_GATES",
+        "strict|advisory|off",
+        "strict",
+        "review gates: strict holds work until earlier documents are approved, advisory warns",
+    ),
+    opt(
         "max-line-bytes",
         "MCP_MAX_LINE_BYTES",
         "SIZE",

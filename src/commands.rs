@@ -37,6 +37,8 @@ fn path_of(e: &Evaluation, d: &Diagnostic) -> String {
         Document::Requirements => "requirements.md",
         Document::Design => "design.md",
         Document::Tasks => "tasks.md",
+        Document::Bugfix => "bugfix.md",
+        Document::Change => return "changes/".to_string(),
     };
     e.documents
         .iter()
@@ -118,7 +120,10 @@ pub fn status(ws: &Workspace, spec: Option<&str>, as_json: bool) -> Result<Outco
                     "{}:{}",
                     d.doc.as_str(),
                     if d.exists {
-                        format!("{:?}", d.status).to_lowercase()
+                        serde_json::to_value(d.status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
                     } else {
                         "missing".into()
                     }

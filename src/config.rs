@@ -11,6 +11,7 @@ use log::LevelFilter;
 
 use crate::cli::{Args, OPTIONS};
 use crate::error::Error;
+use crate::spec::gates::GateMode;
 
 /// Default cap on a file written or read by the file tools (10 MiB).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
@@ -44,6 +45,8 @@ pub struct Config {
     pub http: HttpOptions,
     /// The tool profile (`--tools`), already checked against the tool table.
     pub tools: String,
+    /// Review gates (`--gates`): strict unless the operator chose otherwise.
+    pub gates: GateMode,
 }
 
 /// Where option values come from: flags first, then the environment.
@@ -108,6 +111,7 @@ impl Config {
             max_line_bytes: size(&src, "max-line-bytes", DEFAULT_MAX_LINE_BYTES)?,
             http: HttpOptions::resolve(&src)?,
             tools: tool_profile(&src)?,
+            gates: gate_mode(&src)?,
         };
         config.check_tls_pair()?;
         Ok(config)
@@ -184,6 +188,15 @@ fn tool_profile(src: &Sources<'_>) -> Result<String, Error> {
         Ok(tools) if tools.is_empty() => Err(bad("tools", &profile, "names no tool")),
         Ok(_) => Ok(profile),
         Err(why) => Err(bad("tools", &profile, &why)),
+    }
+}
+
+fn gate_mode(src: &Sources<'_>) -> Result<GateMode, Error> {
+    match src.get("gates") {
+        None => Ok(GateMode::default()),
+        Some(v) => {
+            GateMode::parse(&v).ok_or_else(|| bad("gates", &v, "expected strict, advisory or off"))
+        }
     }
 }
 

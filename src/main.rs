@@ -64,7 +64,10 @@ fn serve(config: &Config) -> Result<(), Error> {
     let workspace = open_workspace(config)?;
     log::info!("workspace root: {}", workspace.root().display());
     let tools = tools::select(&config.tools).map_err(|e| Error::usage(format!("--tools: {e}")))?;
-    let server = Server::new(workspace).with_tools(tools);
+    let server = Server::new(workspace)
+        .with_tools(tools)
+        .with_gates(config.gates);
+    log::info!("review gates: {}", config.gates.as_str());
     match config.transport {
         Transport::Stdio => {
             log::info!("serving MCP on stdio (protocol revisions 2024-11-05 to 2026-07-28)");

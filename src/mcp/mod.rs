@@ -24,6 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde_json::{json, Map, Value};
 
 use crate::jsonrpc::{Id, Incoming, Message, Notification, Request, Response};
+use crate::spec::gates::GateMode;
 use crate::workspace::Workspace;
 use error::McpError;
 use meta::{LogLevel, RequestMeta};
@@ -64,6 +65,8 @@ pub struct Server {
     tools: Vec<&'static tools::ToolDef>,
     /// Bumped when the resource list changes, so sessions can announce it.
     pub changes: changes::ChangeFeed,
+    /// How review gates are enforced (`--gates`); fixed for the process.
+    gates: GateMode,
 }
 
 /// What one connection has negotiated. Modern requests never read it.
@@ -163,7 +166,19 @@ impl Server {
             workspace,
             tools: tools::all().collect(),
             changes: changes::ChangeFeed::default(),
+            gates: GateMode::default(),
         }
+    }
+
+    /// Sets the review gate mode (`--gates`).
+    pub fn with_gates(mut self, gates: GateMode) -> Server {
+        self.gates = gates;
+        self
+    }
+
+    /// The review gate mode this server enforces.
+    pub fn gates(&self) -> GateMode {
+        self.gates
     }
 
     /// Restricts the tools offered (see `tools::select`).

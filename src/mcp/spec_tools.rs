@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use crate::mcp::meta::LogLevel;
 use crate::mcp::tools::{Annotations, ToolDef, ToolOutput};
 use crate::mcp::{RequestCtx, Server};
-use crate::spec::store::{DocKind, DocState, DocStatus, Kind, Store, StoreError, TaskLogEntry};
+use crate::spec::gates;
+use crate::spec::review;
+use crate::spec::store::{DocKind, Kind, Store, StoreError, TaskLogEntry};
 use crate::spec::workflow::{evaluate, Evaluation, Loaded, Phase};
 use crate::spec::{impact, set_task_status, ImpactOf, TaskStatus};
 
@@ -240,22 +242,28 @@ fn spec_status(
     args: &Map<String, Value>,
 ) -> ToolOutput {
     let result = match str_arg(args, "name") {
-        Some(name) => load(server, name).map(|(_, e)| status_of(&e)),
+        Some(name) => load(server, name).map(|(_, e)| status_of(&e, server.gates())),
         None => index(server, str_arg(args, "cursor")),
     };
     result.unwrap_or_else(failed)
 }
 
-fn status_of(e: &Evaluation) -> ToolOutput {
+fn status_of(e: &Evaluation, mode: gates::GateMode) -> ToolOutput {
     let docs: Vec<String> = e
         .documents
         .iter()
         .map(|d| {
-            let state = if d.exists {
-                format!("{:?}", d.status).to_lowercase()
+            let mut state = if d.exists {
+                status_word(d.status).to_string()
             } else {
                 "missing".to_string()
             };
+            if let Some(a) = &d.approval {
+                state.push_str(&format!(" via {} at {}", a.channel.as_str(), a.at));
+            }
+            if let (Some(note), false) = (&d.note, d.approval.is_some()) {
+                state.push_str(&format!(" (reviewer: {note:?})"));
+            }
             format!(
                 "{} {state} ({} errors, {} warnings)",
                 d.doc.as_str(),
@@ -283,13 +291,47 @@ fn status_of(e: &Evaluation) -> ToolOutput {
     if let Some(next) = &e.next_task {
         text.push_str(&format!(" Next task: {next}."));
     }
+    for d in e.documents.iter().filter(|d| d.approval.is_none()) {
+        if let Some(r) = &d.reopened {
+            text.push_str(&format!("\nReopened {}: {}.", r.at, r.reason));
+        }
+    }
+    if let Some(id) = &e.open_change {
+        text.push_str(&format!(
+            "\nOpen change request: {id} (review it, then spec_change action=apply)."
+        ));
+    }
+    let gate = gates::before_implement(e, mode);
+    if !gate.clear() {
+        let list: Vec<String> = gate
+            .blockers
+            .iter()
+            .map(|b| format!("{} ({})", b.target, b.reason))
+            .collect();
+        text.push_str(&format!(
+            "\nReview gates ({}): implementation waits for {}.",
+            mode.as_str(),
+            list.join(", ")
+        ));
+    }
     let structured = json!({
         "name": e.name, "source": e.source, "kind": e.kind, "phase": e.phase,
         "documents": e.documents, "errors": e.errors(),
         "warnings": e.diagnostics.iter().filter(|d| d.severity == crate::spec::Severity::Warning).count(),
         "coverage": e.coverage, "progress": e.progress, "next_task": e.next_task,
+        "open_change": e.open_change, "notices": e.notices, "gate": gate,
     });
     done(text, structured)
+}
+
+fn status_word(status: crate::spec::store::DocStatus) -> &'static str {
+    use crate::spec::store::DocStatus;
+    match status {
+        DocStatus::Draft => "draft",
+        DocStatus::InReview => "in_review",
+        DocStatus::Approved => "approved",
+        DocStatus::ChangesRequested => "changes_requested",
+    }
 }
 
 fn kind_str(kind: Kind) -> &'static str {
@@ -413,9 +455,14 @@ fn spec_write(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Valu
         .and_then(DocKind::parse)
         .unwrap_or(DocKind::Requirements);
     let store = Store::new(&server.workspace);
+    let content = str_arg(args, "content").unwrap_or_default();
     let result = (|| {
         let spec = store.locate(name)?;
-        let mut state = store.state(&spec)?;
+        if spec.read_only() {
+            return Err(StoreError::ReadOnly(spec.name));
+        }
+        let before = Loaded::load(&store, spec.clone())?;
+        let mut state = before.state.clone();
         if !state.kind.documents().contains(&doc) {
             return Err(StoreError::WrongDocument {
                 name: spec.name.clone(),
@@ -423,25 +470,29 @@ fn spec_write(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Valu
                 kind: state.kind,
             });
         }
+        let gate = gates::before_write(&evaluate(&before), doc, server.gates());
+        if gate.refused {
+            return Ok(Err(gate));
+        }
         let created_spec = state.created_at.is_none() && store.find(name).is_err();
-        let written = store.write_doc(&spec, doc, str_arg(args, "content").unwrap_or_default())?;
+        let written = store.write_doc(&spec, doc, content)?;
         let evaluation = evaluate(&Loaded::load(&store, spec.clone())?);
+        let now = crate::clock::now_rfc3339();
         state.phase = evaluation.phase.as_str().to_string();
         if state.created_at.is_none() {
-            state.created_at = Some(crate::clock::now_rfc3339());
+            state.created_at = Some(now.clone());
         }
-        state.documents.insert(
-            doc,
-            DocState {
-                status: DocStatus::Draft,
-                updated_at: Some(crate::clock::now_rfc3339()),
-            },
-        );
+        let review = review::after_write(state.documents.get(&doc), doc, content, &now);
+        state.documents.insert(doc, review);
         store.save_state(&spec, &state)?;
-        Ok((written, evaluation, created_spec))
+        Ok(Ok((written, evaluation, created_spec, gate)))
     })();
-    let (written, e, created_spec) = match result {
-        Ok(r) => r,
+    let (written, e, created_spec, gate) = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(gate)) => {
+            let step = format!("writing {}", doc.file_name());
+            return ToolOutput::error(gate.explain(name, &step));
+        }
         Err(err) => return failed(err),
     };
     if created_spec {
@@ -481,8 +532,15 @@ fn spec_write(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Valu
             d["message"].as_str().unwrap_or("")
         ));
     }
+    if !gate.clear() {
+        let step = format!("writing {}", doc.file_name());
+        text.push_str(&format!("\n{}", gate.explain(name, &step)));
+    }
     let mut structured = json!({"name": e.name, "doc": doc, "path": written.path, "bytes": written.bytes, "phase": e.phase,
         "errors": errors, "warnings": warnings, "diagnostics": diagnostics});
+    if !gate.clear() {
+        structured["gate"] = json!(gate);
+    }
     if let Some(next) = next {
         structured["next_cursor"] = json!(next);
     }
@@ -496,6 +554,7 @@ fn belongs_to(d: &crate::spec::Diagnostic, doc: DocKind) -> bool {
         (Document::Requirements, DocKind::Requirements)
             | (Document::Design, DocKind::Design)
             | (Document::Tasks, DocKind::Tasks)
+            | (Document::Bugfix, DocKind::Bugfix)
     )
 }
 
@@ -643,14 +702,38 @@ fn task_next(server: &Server, _ctx: &mut RequestCtx<'_>, args: &Map<String, Valu
             Err(e) => return failed(e),
         },
     };
+    let mut held = Vec::new();
     for name in &names {
         let (_, e) = match load(server, name) {
             Ok(r) => r,
             Err(err) => return failed(err),
         };
-        if let Some(out) = next_task_context(&e) {
+        if e.next_task.is_none() {
+            continue;
+        }
+        // Strict gates hold the work back; that is an answer, not a failure.
+        let gate = gates::before_implement(&e, server.gates());
+        if gate.refused {
+            held.push((name.clone(), gate));
+            continue;
+        }
+        if let Some(mut out) = next_task_context(&e) {
+            if !gate.clear() {
+                out.text
+                    .push_str(&format!("\n{}", gate.explain(name, "implementing")));
+                if let Some(s) = out.structured.as_mut() {
+                    s["gate"] = json!(gate);
+                }
+            }
             return out;
         }
+    }
+    if let Some((name, gate)) = held.into_iter().next() {
+        let text = format!(
+            "No task handed out for {name}. {}",
+            gate.explain(&name, "implementing")
+        );
+        return done(text, json!({"task": null, "name": name, "gate": gate}));
     }
     let why = match str_arg(args, "name") {
         Some(n) => format!("{n} has no actionable task (no tasks.md, everything done, or every open task is blocked or waiting)"),

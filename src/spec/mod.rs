@@ -26,13 +26,17 @@
 //!   while reading it; parsing never fails, it only reports.
 //! - All JSON produced by these types uses snake_case field names.
 
+mod bugfix;
 mod cycles;
+pub mod delta;
 mod design;
 mod ears;
+pub mod gates;
 mod impact;
 mod lint;
 mod markdown;
 mod requirements;
+pub mod review;
 mod schedule;
 pub mod store;
 mod task_write;
@@ -75,6 +79,10 @@ pub enum Document {
     Design,
     /// `tasks.md`.
     Tasks,
+    /// `bugfix.md`.
+    Bugfix,
+    /// A change request, `changes/NNN-slug.md`.
+    Change,
 }
 
 /// The stable identifier of a diagnostic. The kebab-case string from [`Code::as_str`] is
@@ -127,11 +135,15 @@ pub enum Code {
     DependencyCycle,
     /// A `_Depends_` entry naming a task that does not exist.
     UnknownDependency,
+    /// A requirement in a change request outside its ADDED, MODIFIED and REMOVED sections.
+    MisplacedRequirement,
+    /// A section bugfix.md needs is missing or still holds only the template's placeholder.
+    IncompleteBugfix,
 }
 
 impl Code {
     /// Every code, in declaration order; used by tests and by clients listing codes.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 25] = [
         Code::NoRequirements,
         Code::DuplicateId,
         Code::GappedId,
@@ -155,6 +167,8 @@ impl Code {
         Code::OrphanTask,
         Code::DependencyCycle,
         Code::UnknownDependency,
+        Code::MisplacedRequirement,
+        Code::IncompleteBugfix,
     ];
 
     /// The stable wire string, e.g. `"no-shall"`.
@@ -183,6 +197,8 @@ impl Code {
             Code::OrphanTask => "orphan-task",
             Code::DependencyCycle => "dependency-cycle",
             Code::UnknownDependency => "unknown-dependency",
+            Code::MisplacedRequirement => "misplaced-requirement",
+            Code::IncompleteBugfix => "incomplete-bugfix",
         }
     }
 
@@ -197,7 +213,9 @@ impl Code {
             | Code::Tbd
             | Code::UnknownReference
             | Code::DependencyCycle
-            | Code::UnknownDependency => Severity::Error,
+            | Code::UnknownDependency
+            | Code::MisplacedRequirement
+            | Code::IncompleteBugfix => Severity::Error,
             Code::GappedId
             | Code::MissingUserStory
             | Code::UnnumberedCriterion
@@ -347,6 +365,9 @@ mod tests {
         .map(|d| d.code)
         .collect();
         found.extend(lint_requirements("").diagnostics.iter().map(|d| d.code));
+        found.extend(bugfix::lint_bugfix("").diagnostics.iter().map(|d| d.code));
+        let loose = "### Requirement 1: Outside any ADDED/MODIFIED/REMOVED section\n";
+        found.extend(delta::check(loose).diagnostics.iter().map(|d| d.code));
         let missing: Vec<_> = Code::ALL.iter().filter(|c| !found.contains(c)).collect();
         assert!(missing.is_empty(), "codes never triggered: {missing:?}");
     }

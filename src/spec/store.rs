@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::review::{Approval, Reopened, ReviewEntry};
 use super::templates;
 use crate::workspace::{FileError, Workspace, Written};
 
@@ -24,6 +25,8 @@ pub const SPECS_DIR: &str = "specs";
 pub const KIRO_DIR: &str = ".kiro/specs";
 pub const STEERING_DIR: &str = "specs/_steering";
 pub const TEMPLATES_DIR: &str = "specs/_templates";
+/// Change requests of a spec, under its folder.
+pub const CHANGES_DIR: &str = "changes";
 /// The spec name of the seed's flat layout.
 pub const DEFAULT_SPEC: &str = "default";
 /// Longest spec name accepted.
@@ -139,6 +142,11 @@ impl SpecRef {
         format!("{}/spec.json", self.dir)
     }
 
+    /// `changes/<id>.md` of this spec.
+    pub fn change_path(&self, id: &str) -> String {
+        format!("{}/{CHANGES_DIR}/{id}.md", self.dir)
+    }
+
     pub fn read_only(&self) -> bool {
         self.source == Source::Kiro
     }
@@ -155,12 +163,34 @@ pub enum DocStatus {
     ChangesRequested,
 }
 
-/// Per-document state in `spec.json`.
+/// Per-document review state in `spec.json` (see `review.rs` for how it changes).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DocState {
     pub status: DocStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// The approval in force, set only while `status` is approved: the SHA-256 of the
+    /// approved bytes, when, and through which channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// The reviewer's comment on the last decision (what to change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why the server turned this document back to draft, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened: Option<Reopened>,
+}
+
+/// The open change request of a spec (at most one at a time): `changes/<id>.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeState {
+    /// `NNN-slug`, the file name without `.md`.
+    pub id: String,
+    pub summary: String,
+    pub proposed_at: String,
+    /// Review state of the change document itself.
+    #[serde(default)]
+    pub review: DocState,
 }
 
 /// `spec.json`: the machine state of one spec.
@@ -180,6 +210,12 @@ pub struct SpecState {
     /// Every task status change with its evidence, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub task_log: Vec<TaskLogEntry>,
+    /// The change request being reviewed or waiting to be applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeState>,
+    /// Every review decision, oldest first (the audit trail of approvals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReviewEntry>,
 }
 
 /// One `task_update`: which tasks, the new status, and the evidence given.
@@ -359,6 +395,8 @@ impl<'a> Store<'a> {
             created_at: Some(crate::clock::now_rfc3339()),
             documents: BTreeMap::new(),
             task_log: Vec::new(),
+            change: None,
+            reviews: Vec::new(),
         };
         self.save_state(&spec, &state)?;
         Ok(spec)
@@ -371,6 +409,40 @@ impl<'a> Store<'a> {
             return Ok(None);
         }
         Ok(Some(self.ws.read_text(&path)?))
+    }
+
+    /// The text of a change request, `None` when its file does not exist.
+    pub fn read_change(&self, spec: &SpecRef, id: &str) -> Result<Option<String>, StoreError> {
+        let path = spec.change_path(id);
+        if !self.ws.is_file(&path) {
+            return Ok(None);
+        }
+        Ok(Some(self.ws.read_text(&path)?))
+    }
+
+    /// Writes a change request atomically (never into a read-only spec).
+    pub fn write_change(
+        &self,
+        spec: &SpecRef,
+        id: &str,
+        content: &str,
+    ) -> Result<Written, StoreError> {
+        if spec.read_only() {
+            return Err(StoreError::ReadOnly(spec.name.clone()));
+        }
+        Ok(self.ws.write_text(&spec.change_path(id), content)?)
+    }
+
+    /// File stems under the spec's `changes/` folder, sorted.
+    pub fn change_ids(&self, spec: &SpecRef) -> Result<Vec<String>, StoreError> {
+        let dir = format!("{}/{CHANGES_DIR}", spec.dir);
+        Ok(self
+            .ws
+            .list_dir(&dir)?
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .filter_map(|e| e.name.strip_suffix(".md").map(str::to_string))
+            .collect())
     }
 
     /// Writes a document atomically (never into a read-only spec).

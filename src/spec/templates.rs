@@ -80,12 +80,14 @@ pub const TASKS: &str = "# Implementation Plan
   - _Depends: 1_
 ";
 
-/// `bugfix.md`: the bug's behaviour before and after, and what must not change.
+/// `bugfix.md`: the defect, the fix's target, what must not change, how to reproduce it
+/// and why it happens. Behaviour items are numbered per section: `1.M` current, `2.M`
+/// expected, `3.M` unchanged (design and tasks cite them like acceptance criteria).
 pub const BUGFIX: &str = "# Bugfix
 
 ## Current Behaviour
 
-<What happens now, with the exact inputs.>
+1. WHEN <trigger, with the exact inputs> THEN the <system> <does the wrong thing>
 
 ## Expected Behaviour
 
@@ -93,7 +95,7 @@ pub const BUGFIX: &str = "# Bugfix
 
 ## Unchanged Behaviour
 
-1. WHEN <related trigger> THEN the <system> SHALL <behaviour that must not regress>
+1. WHEN <related trigger> THEN the <system> SHALL CONTINUE TO <behaviour that must not regress>
 
 ## Reproduction
 
@@ -101,5 +103,5 @@ pub const BUGFIX: &str = "# Bugfix
 
 ## Root Cause
 
-<Filled in once found.>
+<why it happens: the faulty code path, found before the fix is designed>
 ";

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::bugfix::lint_bugfix;
+use super::review::{self, Approval, Reopened};
 use super::store::{DocKind, DocStatus, Kind, Source, SpecRef, SpecState, Store, StoreError};
 use super::{
     lint_requirements, next_task, parse_design, parse_requirements, parse_tasks, progress, trace,
@@ -66,23 +68,65 @@ pub struct DocReport {
     pub status: DocStatus,
     pub errors: usize,
     pub warnings: usize,
+    /// The approval in force (hash, time, channel), while approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// The reviewer's last comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why the document went back to draft after an approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reopened: Option<Reopened>,
 }
 
-/// The texts of a spec's documents, read once.
+/// The texts of a spec's documents, read once, with approvals already checked against
+/// them (see [`review::reconcile`]).
 pub struct Loaded {
     pub spec: SpecRef,
     pub state: SpecState,
     pub texts: Vec<(DocKind, Option<String>)>,
+    /// The open change request's text, if there is one and its file exists.
+    pub change_text: Option<String>,
+    /// Error diagnostics of the open change request.
+    pub change_errors: usize,
+    /// Approvals this load found invalid (edited or deleted documents).
+    pub notices: Vec<String>,
 }
 
 impl Loaded {
+    /// Reads the state and the documents, and reopens approved documents whose bytes
+    /// changed; that is saved at once (best effort), so every reader agrees.
     pub fn load(store: &Store<'_>, spec: SpecRef) -> Result<Loaded, StoreError> {
-        let state = store.state(&spec)?;
+        let mut state = store.state(&spec)?;
         let mut texts = Vec::new();
         for doc in state.kind.documents() {
             texts.push((doc, store.read_doc(&spec, doc)?));
         }
-        Ok(Loaded { spec, state, texts })
+        let change_text = match &state.change {
+            Some(change) => store.read_change(&spec, &change.id)?,
+            None => None,
+        };
+        let now = crate::clock::now_rfc3339();
+        let notices = review::reconcile(&mut state, &spec, &texts, change_text.as_deref(), &now);
+        if !notices.is_empty() && !spec.read_only() {
+            for notice in &notices {
+                log::info!("{}: {notice}", spec.name);
+            }
+            if let Err(e) = store.save_state(&spec, &state) {
+                log::warn!("{}: cannot record reopened documents: {e}", spec.name);
+            }
+        }
+        let change_errors = change_text
+            .as_deref()
+            .map_or(0, |t| super::delta::check(t).errors());
+        Ok(Loaded {
+            spec,
+            state,
+            texts,
+            change_text,
+            change_errors,
+            notices,
+        })
     }
 
     pub fn text(&self, doc: DocKind) -> Option<&str> {
@@ -105,6 +149,12 @@ pub struct Evaluation {
     pub coverage: Option<Coverage>,
     pub progress: Option<Progress>,
     pub next_task: Option<String>,
+    /// The open change request's ID, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_change: Option<String>,
+    /// Approvals found invalid while loading (documents edited after approval).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
     #[serde(skip)]
     pub parsed: Parsed,
 }
@@ -126,12 +176,13 @@ impl Evaluation {
     }
 }
 
+/// The diagnostics document of a spec document (every kind has one).
 fn document_of(doc: DocKind) -> Option<Document> {
     match doc {
         DocKind::Requirements => Some(Document::Requirements),
         DocKind::Design => Some(Document::Design),
         DocKind::Tasks => Some(Document::Tasks),
-        DocKind::Bugfix => None,
+        DocKind::Bugfix => Some(Document::Bugfix),
     }
 }
 
@@ -142,6 +193,11 @@ pub fn evaluate(loaded: &Loaded) -> Evaluation {
     if let Some(text) = loaded.text(DocKind::Requirements) {
         diagnostics.extend(lint_requirements(text).diagnostics);
         parsed.requirements = Some(parse_requirements(text));
+    }
+    if let Some(text) = loaded.text(DocKind::Bugfix) {
+        let bugfix = lint_bugfix(text);
+        diagnostics.extend(bugfix.diagnostics);
+        parsed.requirements = Some(bugfix.requirements);
     }
     if let Some(text) = loaded.text(DocKind::Design) {
         let design = parse_design(text);
@@ -171,16 +227,15 @@ pub fn evaluate(loaded: &Loaded) -> Evaluation {
         .iter()
         .map(|(doc, text)| {
             let mine = |d: &&Diagnostic| document_of(*doc) == Some(d.document);
+            let review = loaded.state.documents.get(doc).cloned().unwrap_or_default();
             DocReport {
                 doc: *doc,
                 path: loaded.spec.path_of(*doc),
                 exists: text.is_some(),
-                status: loaded
-                    .state
-                    .documents
-                    .get(doc)
-                    .map(|s| s.status)
-                    .unwrap_or_default(),
+                status: review.status,
+                approval: review.approval,
+                note: review.note,
+                reopened: review.reopened,
                 errors: diagnostics
                     .iter()
                     .filter(mine)
@@ -205,6 +260,8 @@ pub fn evaluate(loaded: &Loaded) -> Evaluation {
         coverage,
         progress,
         next_task: next,
+        open_change: loaded.state.change.as_ref().map(|c| c.id.clone()),
+        notices: loaded.notices.clone(),
         parsed,
     }
 }

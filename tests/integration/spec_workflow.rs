@@ -97,7 +97,8 @@ fn call_tool(s: &mut StdioServer, id: i64, name: &str, arguments: Value) -> Valu
 #[test]
 fn a_whole_feature_from_init_to_the_last_task() {
     let dir = TempDir::new("workflow");
-    let mut s = StdioServer::start(dir.path(), &[]);
+    // Reviews are exercised in approvals.rs; here the gates only warn.
+    let mut s = StdioServer::start(dir.path(), &["--gates", "advisory"]);
 
     let r = call_tool(
         &mut s,
