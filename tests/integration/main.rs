@@ -3,6 +3,7 @@
 
 mod http;
 mod http_client;
+mod http_limits;
 mod https;
 mod schema_check;
 mod spec_workflow;

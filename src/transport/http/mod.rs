@@ -18,6 +18,7 @@ mod head;
 mod headers;
 mod ops;
 mod pool;
+mod post;
 mod relay;
 mod respond;
 mod sessions;

@@ -1,0 +1,382 @@
+//! POST `/mcp`: one JSON-RPC message (or a 2025-03-26 batch) of either era.
+//!
+//! Checks in order: `Content-Type` (415), `Accept` (406), `MCP-Protocol-Version` (400 with
+//! -32022 for a revision we lack), the body (413, then 400 with -32700). The era is the
+//! header's revision if present, else modern when the body carries modern `_meta` (the
+//! missing header is then itself a -32020), else legacy (2025-03-26 by default).
+//! Requests are answered as JSON, or as a request-scoped SSE stream when the client asked
+//! for progress or accepts only `text/event-stream`; notifications and client responses
+//! get 202. `subscriptions/listen` moves to a long-lived stream thread.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tiny_http::Request;
+
+use super::endpoint::{busy_streams, header_version, Outcome, RETRY_AFTER_SECONDS};
+use super::headers::{self, Accepts, McpHeaders};
+use super::respond::{self, header, Answered, Headers, Reply};
+use super::sessions::Lookup;
+use super::sse::{self, SseWriter, StreamScope};
+use super::App;
+use crate::jsonrpc::{self, code, Incoming, Message, Notification, Response};
+use crate::mcp::meta;
+use crate::mcp::version::ProtocolVersion;
+use crate::mcp::{Outgoing, Session};
+
+pub fn post(app: &Arc<App>, mut request: Request, cors: &Headers, answered: Answered) -> Outcome {
+    let reject = |request, reply: Reply| Outcome::sent(request, reply.with_headers(cors));
+    if !headers::is_json_content_type(header(&request, "Content-Type")) {
+        return reject(
+            request,
+            Reply::rejected(
+                415,
+                "unsupported media type: Content-Type must be application/json",
+            ),
+        );
+    }
+    let accepts = headers::accepts(header(&request, "Accept"));
+    if !accepts.json && !accepts.sse {
+        return reject(
+            request,
+            Reply::rejected(
+                406,
+                "not acceptable: Accept must allow application/json or text/event-stream",
+            ),
+        );
+    }
+    let version = match header_version(&request) {
+        Ok(v) => v,
+        Err(reply) => return reject(request, reply),
+    };
+    let mut body = Vec::new();
+    let cap = app.max_body;
+    if request
+        .as_reader()
+        .take(cap + 1)
+        .read_to_end(&mut body)
+        .is_err()
+    {
+        return reject(
+            request,
+            Reply::rejected(400, "request body could not be read"),
+        );
+    }
+    if body.len() as u64 > cap {
+        return reject(request, Reply::rejected(413, "request body too large"));
+    }
+    log::trace!("http <- {}", String::from_utf8_lossy(&body));
+    let incoming = match jsonrpc::decode(&body) {
+        Ok(incoming) => incoming,
+        Err(response) => return reject(request, Reply::rpc(400, &response)),
+    };
+    let modern = match version {
+        Some(v) => v.is_modern(),
+        None => carries_modern_meta(&incoming),
+    };
+    let post = Post {
+        app,
+        request,
+        cors,
+        accepts,
+        answered,
+    };
+    if modern {
+        post.modern(incoming)
+    } else {
+        post.legacy(incoming, version)
+    }
+}
+
+/// Whether a single message declares the modern protocol version in `_meta`.
+fn carries_modern_meta(incoming: &Incoming) -> bool {
+    let params = match incoming {
+        Incoming::Single(Message::Request(r)) => r.params.as_ref(),
+        Incoming::Single(Message::Notification(n)) => n.params.as_ref(),
+        _ => None,
+    };
+    meta::params_meta(params).is_some_and(|m| m.contains_key(meta::KEY_PROTOCOL_VERSION))
+}
+
+/// One POST being answered.
+struct Post<'a> {
+    app: &'a Arc<App>,
+    request: Request,
+    cors: &'a Headers,
+    accepts: Accepts,
+    answered: Answered,
+}
+
+impl Post<'_> {
+    fn reply(self, reply: Reply) -> Outcome {
+        Outcome::sent(self.request, reply.with_headers(self.cors))
+    }
+
+    /// SSE when the client asked for progress or accepts nothing else.
+    fn wants_sse(&self, params: Option<&Value>) -> bool {
+        self.accepts.sse && (!self.accepts.json || meta::progress_token(params).is_some())
+    }
+
+    fn modern(self, incoming: Incoming) -> Outcome {
+        let Incoming::Single(message) = incoming else {
+            return self.reply(Reply::rejected(
+                400,
+                "invalid request: 2026-07-28 has no JSON-RPC batches",
+            ));
+        };
+        let (method, params, id, is_request) = match &message {
+            Message::Request(r) => (r.method.clone(), r.params.clone(), Some(r.id.clone()), true),
+            Message::Notification(n) => (n.method.clone(), n.params.clone(), None, false),
+            Message::Response(_) => {
+                return self.reply(Reply::rejected(
+                    400,
+                    "invalid request: clients do not send responses in 2026-07-28",
+                ));
+            }
+        };
+        let mcp_headers = McpHeaders {
+            protocol_version: header(&self.request, "MCP-Protocol-Version"),
+            method: header(&self.request, "Mcp-Method"),
+            name: header(&self.request, "Mcp-Name"),
+        };
+        if let Err(e) = headers::check_modern(&mcp_headers, &method, params.as_ref(), is_request) {
+            let reply = Reply::rpc(400, &Response::err(id, e.to_error_object()));
+            return self.reply(reply).named(&method);
+        }
+        let incoming = Incoming::Single(message);
+        if method == "subscriptions/listen" && is_request {
+            return self.listen(incoming).named(&method);
+        }
+        let sse = self.wants_sse(params.as_ref());
+        let server = Arc::clone(&self.app.server);
+        let cors = self.cors.clone();
+        self.run(sse, cors, true, |sink| {
+            server.handle(&mut Session::default(), incoming, sink)
+        })
+        .named(&method)
+    }
+
+    /// `subscriptions/listen`: acknowledged now, then a long-lived stream on its own thread.
+    fn listen(self, incoming: Incoming) -> Outcome {
+        if !self.accepts.sse {
+            return self.reply(Reply::rejected(
+                406,
+                "not acceptable: subscriptions/listen needs text/event-stream",
+            ));
+        }
+        let Some(permit) = self.app.streams.try_acquire() else {
+            return self.reply(busy_streams());
+        };
+        let mut session = Session::default();
+        let mut opening = Vec::new();
+        if let Some(reply) = self
+            .app
+            .server
+            .handle(&mut session, incoming, &mut |n| opening.push(n))
+        {
+            return self.respond_outgoing(reply, true);
+        }
+        let Post {
+            app,
+            request,
+            cors,
+            answered,
+            ..
+        } = self;
+        let mut out = match SseWriter::start(request, cors) {
+            Ok(out) => out,
+            Err(_) => {
+                return Outcome {
+                    status: 200,
+                    mcp_method: None,
+                }
+            }
+        };
+        for n in &opening {
+            if out.event(n).is_err() {
+                return Outcome {
+                    status: 200,
+                    mcp_method: None,
+                };
+            }
+        }
+        let thread_app = Arc::clone(app);
+        let spawned = app.streams.spawn(permit, move || {
+            let session = Mutex::new(session);
+            let _ = sse::run_long_lived(
+                &thread_app.server,
+                &thread_app.streams,
+                &session,
+                &Forever,
+                out,
+            );
+            drop(answered);
+        });
+        if let Err(e) = spawned {
+            log::error!("cannot start a stream thread: {e}");
+        }
+        Outcome {
+            status: 200,
+            mcp_method: None,
+        }
+    }
+
+    fn legacy(self, incoming: Incoming, version: Option<ProtocolVersion>) -> Outcome {
+        if let Some(v) = version.filter(|v| v.is_modern()) {
+            return self.reply(Reply::rejected(
+                400,
+                format!("MCP-Protocol-Version {v} requires per-request _meta"),
+            ));
+        }
+        if let Incoming::Single(Message::Request(r)) = &incoming {
+            if r.method == "initialize" {
+                return self.initialize(incoming);
+            }
+        }
+        let Some(id) = header(&self.request, "Mcp-Session-Id").map(str::to_string) else {
+            return self.reply(Reply::rejected(
+                400,
+                "bad request: Mcp-Session-Id header is required (send initialize first)",
+            ));
+        };
+        let slot = match self.app.sessions.get(&id) {
+            Ok(slot) => slot,
+            Err(Lookup::Unknown) => {
+                return self.reply(Reply::rejected(
+                    404,
+                    "session not found: it ended or expired; initialize again",
+                ))
+            }
+        };
+        if let Some(v) = version.filter(|v| *v != slot.version) {
+            return self.reply(Reply::rejected(
+                400,
+                format!(
+                    "MCP-Protocol-Version {v} does not match the session's negotiated {}",
+                    slot.version
+                ),
+            ));
+        }
+        let (method, params) = match &incoming {
+            Incoming::Single(Message::Request(r)) => (Some(r.method.clone()), r.params.clone()),
+            Incoming::Single(Message::Notification(n)) => (Some(n.method.clone()), None),
+            _ => (None, None),
+        };
+        let sse = self.wants_sse(params.as_ref());
+        let server = Arc::clone(&self.app.server);
+        let cors = self.cors.clone();
+        let outcome = self.run(sse, cors, false, |sink| {
+            server.handle(&mut slot.lock(), incoming, sink)
+        });
+        match method {
+            Some(m) => outcome.named(&m),
+            None => outcome,
+        }
+    }
+
+    /// The legacy handshake: a new session, stored only if `initialize` succeeded.
+    fn initialize(self, incoming: Incoming) -> Outcome {
+        let mut session = Session::default();
+        let mut notes = Vec::new();
+        let reply = self
+            .app
+            .server
+            .handle(&mut session, incoming, &mut |n| notes.push(n));
+        let mut cors = self.cors.clone();
+        if let Some(version) = session.legacy_version() {
+            match self.app.sessions.insert(session, version) {
+                Ok(Some(id)) => {
+                    log::info!("session started ({version})");
+                    cors.push(("Mcp-Session-Id".into(), id));
+                }
+                Ok(None) => {
+                    return self
+                        .reply(
+                            Reply::rejected(503, "too many sessions")
+                                .with_header("Retry-After", RETRY_AFTER_SECONDS),
+                        )
+                        .named("initialize")
+                }
+                Err(e) => {
+                    log::error!("cannot read the OS random source: {e}");
+                    return self
+                        .reply(Reply::rpc_error(
+                            500,
+                            code::INTERNAL_ERROR,
+                            "cannot create a session",
+                        ))
+                        .named("initialize");
+                }
+            }
+        }
+        let sse = self.accepts.sse && !self.accepts.json;
+        self.run(sse, cors, false, move |sink| {
+            notes.into_iter().for_each(&mut *sink);
+            reply
+        })
+        .named("initialize")
+    }
+
+    /// Runs the core and answers as JSON, or as a request-scoped SSE stream whose events
+    /// are written as the core emits them.
+    fn run<F>(self, sse: bool, headers: Headers, modern: bool, work: F) -> Outcome
+    where
+        F: FnOnce(&mut dyn FnMut(Notification)) -> Option<Outgoing>,
+    {
+        if !sse {
+            let reply = work(&mut |_| {});
+            return match reply {
+                None => Outcome::sent(self.request, Reply::empty(202).with_headers(&headers)),
+                Some(outgoing) => Outcome::sent(
+                    self.request,
+                    outgoing_reply(&outgoing, modern).with_headers(&headers),
+                ),
+            };
+        }
+        let Ok(mut out) = SseWriter::start(self.request, &headers) else {
+            return Outcome {
+                status: 200,
+                mcp_method: None,
+            };
+        };
+        let mut failed = false;
+        let reply = work(&mut |n| {
+            if !failed {
+                failed = out.event(&n).is_err();
+            }
+        });
+        let _ = match &reply {
+            Some(Outgoing::Single(r)) => out.event(r),
+            Some(Outgoing::Batch(rs)) => out.event(rs),
+            None => Ok(()),
+        };
+        let _ = out.finish();
+        drop(self.answered);
+        Outcome {
+            status: 200,
+            mcp_method: None,
+        }
+    }
+
+    fn respond_outgoing(self, outgoing: Outgoing, modern: bool) -> Outcome {
+        let reply = outgoing_reply(&outgoing, modern);
+        self.reply(reply)
+    }
+}
+
+fn outgoing_reply(outgoing: &Outgoing, modern: bool) -> Reply {
+    match outgoing {
+        Outgoing::Single(r) => Reply::rpc(respond::status_for(r, modern), r),
+        Outgoing::Batch(rs) => Reply::rpc(200, rs),
+    }
+}
+
+/// A modern subscription lives until the client leaves or the server stops.
+struct Forever;
+
+impl StreamScope for Forever {
+    fn alive(&self) -> bool {
+        true
+    }
+}
