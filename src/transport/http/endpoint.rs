@@ -116,7 +116,7 @@ fn route(app: &Arc<App>, request: Request, entry: &Arc<ConnEntry>, answered: Ans
     }
     if app.loopback_bound {
         if let Some(host) = header(&request, "Host") {
-            if !headers::host_is_loopback(host) {
+            if !headers::host_allowed(host, &app.allowed_origins) {
                 log::warn!(
                     "{}: host '{host}' refused on a loopback listener",
                     entry.peer

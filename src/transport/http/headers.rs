@@ -82,6 +82,34 @@ pub fn default_origins(port: u16, tls: bool) -> Vec<String> {
         .collect()
 }
 
+/// Whether a `Host` is acceptable on a loopback listener: a loopback name, or the host of
+/// an explicitly allowed origin (a reverse proxy forwarding `Host: example.com` to a
+/// server bound to 127.0.0.1 lists `https://example.com`), or any host with `*`.
+pub fn host_allowed(host: &str, allowed_origins: &[String]) -> bool {
+    if host_is_loopback(host) {
+        return true;
+    }
+    let name = strip_port(host.trim());
+    allowed_origins.iter().any(|origin| {
+        origin == "*"
+            || origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| strip_port(authority).eq_ignore_ascii_case(name))
+    })
+}
+
+/// `host[:port]` or `[v6][:port]` without the port.
+fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .split_once(']')
+            .map_or(authority, |(v6, _)| &authority[..=v6.len()]);
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(name, _)| name)
+}
+
 /// Whether a `Host` header names this machine's loopback (name, IPv4 or IPv6 literal,
 /// with or without port).
 pub fn host_is_loopback(host: &str) -> bool {
@@ -285,6 +313,17 @@ mod tests {
         ] {
             assert!(!host_is_loopback(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_of_allowed_origins() {
+        let allowed = vec!["https://mcp.example.com".to_string()];
+        assert!(host_allowed("mcp.example.com", &allowed));
+        assert!(host_allowed("MCP.example.com:443", &allowed));
+        assert!(host_allowed("localhost:3001", &allowed));
+        assert!(!host_allowed("evil.example", &allowed));
+        assert!(host_allowed("anything", &["*".to_string()]));
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
     }
 
     fn params(name: &str) -> Value {
