@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 
 /// Raw TLS bytes read from the socket in one call.
@@ -68,17 +70,22 @@ impl Acceptor {
 }
 
 /// Builds a server configuration: ring, TLS 1.3 and 1.2, HTTP/1.1 via ALPN.
+///
+/// Not `with_single_cert`: its consistency check parses the certificate with webpki,
+/// which rejects X.509 v1, and v1 is what the deployment guide's self-signed recipe
+/// (`openssl x509 -req` without extensions) produces. We check instead that the key's
+/// SubjectPublicKeyInfo appears in the leaf certificate, which holds for every version.
 fn build_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| format!("--ssl-certfile: cannot read '{}': {e}", cert.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("--ssl-certfile: bad PEM in '{}': {e}", cert.display()))?;
-    if certs.is_empty() {
+    let Some(leaf) = certs.first() else {
         return Err(format!(
             "--ssl-certfile: no CERTIFICATE block in '{}'",
             cert.display()
         ));
-    }
+    };
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
         format!(
             "--ssl-keyfile: no usable PKCS#8, RSA or EC private key in '{}': {e}",
@@ -86,20 +93,78 @@ fn build_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
         )
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| format!("--ssl-keyfile: unusable key in '{}': {e}", key.display()))?;
+    let fits = signing_key
+        .public_key()
+        .is_some_and(|spki| contains(leaf.as_ref(), spki.as_ref()));
+    if !fits {
+        return Err(format!(
+            "--ssl-keyfile: '{}' does not fit the certificate in '{}' (their public keys differ)",
+            key.display(),
+            cert.display()
+        ));
+    }
+    if !has_version_field(leaf.as_ref()) {
+        log::warn!(
+            "'{}' is an X.509 v1 certificate: curl and OpenSSL accept it, browsers and \
+             rustls-based clients do not (add a subjectAltName extension to get v3)",
+            cert.display()
+        );
+    }
+    let certified = Arc::new(CertifiedKey::new(certs, signing_key));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS set-up: {e}"))?
         .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .map_err(|e| {
-            format!(
-                "--ssl-keyfile: '{}' does not fit the certificate in '{}': {e}",
-                key.display(),
-                cert.display()
-            )
-        })?;
+        .with_cert_resolver(Arc::new(Fixed(certified)));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Always the one certificate (no SNI-based choice).
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Fixed {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether a DER certificate's TBSCertificate starts with the `[0] version` field that
+/// X.509 v2/v3 carry (v1 omits it).
+fn has_version_field(cert: &[u8]) -> bool {
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version ... } ... }
+    let Some(tbs) = der_content(cert) else {
+        return false;
+    };
+    der_content(tbs).and_then(|inner| inner.first()) == Some(&0xA0)
+}
+
+/// The content of the DER element at the start of `bytes` (definite lengths only).
+fn der_content(bytes: &[u8]) -> Option<&[u8]> {
+    let first_len = *bytes.get(1)?;
+    let (header, len) = if first_len < 0x80 {
+        (2, usize::from(first_len))
+    } else {
+        let n = usize::from(first_len & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = bytes
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (2 + n, len)
+    };
+    bytes.get(header..header + len)
 }
 
 struct Shared {
@@ -206,5 +271,31 @@ impl Write for TlsWriter {
     fn flush(&mut self) -> io::Result<()> {
         let mut conn = self.shared.lock();
         self.shared.flush(&mut conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_version_field() {
+        // SEQUENCE { SEQUENCE { [0] ... } }: v3 shape; without [0]: v1 shape.
+        assert!(has_version_field(&[
+            0x30, 0x05, 0x30, 0x03, 0xA0, 0x01, 0x02
+        ]));
+        assert!(!has_version_field(&[
+            0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x01
+        ]));
+        assert!(!has_version_field(&[0x30]));
+        let long = [&[0x30, 0x81, 0x05, 0x30, 0x03, 0xA0, 0x01, 0x02][..]].concat();
+        assert!(has_version_field(&long));
+    }
+
+    #[test]
+    fn subsequences() {
+        assert!(contains(b"abcdef", b"cde"));
+        assert!(!contains(b"abcdef", b"xyz"));
+        assert!(!contains(b"abc", b""));
     }
 }
