@@ -4,7 +4,7 @@
 //! chooses a wire code. Codes follow docs/2026-07-28/basic/index.mdx ("Error Codes"):
 //! the standard JSON-RPC codes plus the renumbered MCP codes -32020..-32022.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::jsonrpc::{code, ErrorObject};
 use crate::mcp::version::ProtocolVersion;
@@ -33,8 +33,9 @@ pub enum McpError {
     },
     /// An HTTP header disagrees with the body (Streamable HTTP, 2026-07-28).
     HeaderMismatch(String),
-    /// The request needs client capabilities that were not declared.
-    MissingClientCapability(Vec<String>),
+    /// The request needs client capabilities that were not declared: a
+    /// `ClientCapabilities` object such as `{"elicitation": {"form": {}}}`.
+    MissingClientCapability(Value),
     /// `resources/read` of a URI we do not have: -32602 from 2026-07-28 on, -32002 before.
     ResourceNotFound {
         uri: String,
@@ -75,11 +76,17 @@ impl McpError {
                 "Resource not found",
             )
             .with_data(json!({ "uri": uri })),
-            McpError::MissingClientCapability(caps) => ErrorObject::new(
-                mcp_code::MISSING_REQUIRED_CLIENT_CAPABILITY,
-                format!("missing required client capability: {}", caps.join(", ")),
-            )
-            .with_data(json!({ "requiredCapabilities": caps })),
+            McpError::MissingClientCapability(caps) => {
+                let names: Vec<&str> = caps
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                ErrorObject::new(
+                    mcp_code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    format!("missing required client capability: {}", names.join(", ")),
+                )
+                .with_data(json!({ "requiredCapabilities": caps }))
+            }
         }
     }
 }
@@ -126,11 +133,13 @@ mod tests {
             McpError::HeaderMismatch("x".into()).to_error_object().code,
             -32020
         );
-        let e = McpError::MissingClientCapability(vec!["elicitation".into()]).to_error_object();
+        let caps = json!({"elicitation": {"form": {}}});
+        let e = McpError::MissingClientCapability(caps).to_error_object();
         assert_eq!(e.code, -32021);
+        assert_eq!(e.message, "missing required client capability: elicitation");
         assert_eq!(
             e.data,
-            Some(json!({"requiredCapabilities": ["elicitation"]}))
+            Some(json!({"requiredCapabilities": {"elicitation": {"form": {}}}}))
         );
     }
 }

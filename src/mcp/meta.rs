@@ -156,7 +156,8 @@ pub fn server_info(version: ProtocolVersion) -> Value {
 /// Adds the fields every modern result carries (`resultType`, serverInfo in `_meta`).
 pub fn decorate_modern_result(result: &mut Value) {
     if let Value::Object(map) = result {
-        map.insert("resultType".into(), json!("complete"));
+        // An `InputRequiredResult` already says what it is (patterns/mrtr.mdx).
+        map.entry("resultType").or_insert_with(|| json!("complete"));
         let meta = map.entry("_meta").or_insert_with(|| json!({}));
         if let Value::Object(meta) = meta {
             meta.insert(

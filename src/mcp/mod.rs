@@ -7,12 +7,14 @@
 //! statelessly; an `initialize` selects legacy semantics for the session (the stdio process
 //! or the HTTP session).
 
+pub mod ask;
 pub mod changes;
 pub mod completion;
 pub mod error;
 pub mod meta;
 pub mod prompts;
 pub mod resources;
+pub mod review_tools;
 pub mod schema;
 pub mod spec_tools;
 pub mod subscriptions;
@@ -50,11 +52,15 @@ deterministic diagnostics. Fix all errors before moving on.
 SHALL; no vague words, no TBD: ask the user instead of guessing.
 5. Design components cite the criteria they satisfy (_Requirements: 1.1_); tasks cite criteria \
 and dependencies. spec_trace shows what is not covered.
-6. After each document, stop and let the user review it. Never continue while a document is in \
-review or has errors.
-7. Implement with task_next (one task, with its context) and task_update. Mark a task done only \
+6. After each document, call spec_review(name, doc, action=\"approve\"): the user approves it or \
+requests changes in the chat (or with the spec-approve prompt, or `mcp-server-spec approve`). You \
+cannot approve; never continue while a document is unapproved or has errors.
+7. To change an approved spec, use spec_change: propose a delta, let the user review it \
+(spec_review doc=\"change\"), then apply it.
+8. Implement with task_next (one task, with its context) and task_update. Mark a task done only \
 with evidence (tests passing), and say what the evidence is in note.
-8. Files on disk are the truth: the user may edit them at any time; re-read, never assume.
+9. Files on disk are the truth: the user may edit them at any time (an edit reopens an approved \
+document); re-read, never assume.
 The seed prompts generate-requirements, generate-design-from-requirements and \
 generate-code-from-design still work on the flat specs/ folder (spec name 'default').";
 
@@ -67,6 +73,8 @@ pub struct Server {
     pub changes: changes::ChangeFeed,
     /// How review gates are enforced (`--gates`); fixed for the process.
     gates: GateMode,
+    /// Seals `requestState` of 2026-07-28 multi round-trip requests (see `ask.rs`).
+    state_key: [u8; 32],
 }
 
 /// What one connection has negotiated. Modern requests never read it.
@@ -75,6 +83,8 @@ pub struct Session {
     legacy: Option<LegacyState>,
     /// Open `subscriptions/listen` requests, answered only when they end.
     subscriptions: Vec<Subscription>,
+    /// Server→client requests to send, and tool calls waiting for their answers.
+    outbox: ask::Outbox,
 }
 
 /// One open `subscriptions/listen` request.
@@ -116,10 +126,12 @@ impl Session {
     }
 }
 
-/// What a request produced: a result now, or nothing until later (a subscription).
+/// What a request produced: a result now, nothing until later (a subscription, a
+/// parked tool call), or a question for the user that `route` still has to deliver.
 enum Reply {
     Now(Value),
     Deferred,
+    Ask(ask::Asked),
 }
 
 /// What to send back for one decoded line or body.
@@ -134,6 +146,8 @@ pub struct RequestCtx<'a> {
     pub version: ProtocolVersion,
     pub log_level: Option<LogLevel>,
     pub progress_token: Option<Value>,
+    /// Whether and how this request can ask the user (elicitation).
+    pub reach: ask::Reach,
     sink: &'a mut dyn FnMut(Notification),
 }
 
@@ -167,6 +181,7 @@ impl Server {
             tools: tools::all().collect(),
             changes: changes::ChangeFeed::default(),
             gates: GateMode::default(),
+            state_key: ask::random_key(),
         }
     }
 
@@ -279,16 +294,10 @@ impl Server {
         match message {
             Message::Request(request) => self.handle_request(session, request, sink),
             Message::Notification(n) => {
-                self.handle_notification(session, n);
+                self.handle_notification(session, n, sink);
                 None
             }
-            Message::Response(r) => {
-                log::debug!(
-                    "ignoring a client response to id {:?}: no request of ours is pending",
-                    r.id
-                );
-                None
-            }
+            Message::Response(r) => self.resume(session, r, sink),
         }
     }
 
@@ -318,6 +327,7 @@ impl Server {
         match outcome {
             Ok(Reply::Now(result)) => Some(Response::ok(id, result)),
             Ok(Reply::Deferred) => None,
+            Ok(Reply::Ask(asked)) => unreachable!("route delivers questions: {asked:?}"),
             Err(e) => {
                 log::debug!("{method} (id {id}) failed: {e}");
                 Some(Response::err(Some(id), e.to_error_object()))
@@ -338,7 +348,12 @@ impl Server {
             .collect()
     }
 
-    fn handle_notification(&self, session: &mut Session, n: Notification) {
+    fn handle_notification(
+        &self,
+        session: &mut Session,
+        n: Notification,
+        sink: &mut dyn FnMut(Notification),
+    ) {
         match n.method.as_str() {
             "notifications/initialized" => match session.legacy.as_mut() {
                 Some(state) => state.initialized = true,
@@ -348,6 +363,10 @@ impl Server {
             // its request has been answered; the spec lets us ignore it (basic/patterns/cancellation).
             "notifications/cancelled" => {
                 let target = n.params.as_ref().and_then(|p| p.get("requestId"));
+                if target.is_some_and(|t| self.cancel_parked(session, t, sink)) {
+                    log::debug!("tool call {target:?} cancelled while waiting for the user");
+                    return;
+                }
                 let before = session.subscriptions.len();
                 session
                     .subscriptions
@@ -375,6 +394,7 @@ impl Server {
             return self.initialize(session, params).map(Reply::Now);
         }
         let progress_token = meta::progress_token(params);
+        let server_requests = ask::server_requests(session);
         let (mut ctx, modern) = match session.legacy.as_mut() {
             Some(state) if method == "logging/setLevel" => {
                 let level = params.and_then(|p| p.get("level")).unwrap_or(&Value::Null);
@@ -382,22 +402,32 @@ impl Server {
                 return Ok(Reply::Now(json!({})));
             }
             Some(state) => {
+                let (version, log_level) = (state.version, state.log_level);
+                let caps = &state.client_capabilities;
                 let ctx = RequestCtx {
-                    version: state.version,
-                    log_level: state.log_level,
+                    version,
+                    log_level,
                     progress_token,
+                    reach: ask::reach_of(version, caps, server_requests),
                     sink,
                 };
                 (ctx, false)
             }
             None => match meta::parse_request_meta(params)? {
                 Some(RequestMeta {
-                    version, log_level, ..
+                    version,
+                    log_level,
+                    client_capabilities,
                 }) => (
                     RequestCtx {
                         version,
                         log_level,
                         progress_token,
+                        reach: if ask::supports_form(&client_capabilities) {
+                            ask::Reach::Mrtr
+                        } else {
+                            ask::Reach::None
+                        },
                         sink,
                     },
                     true,
@@ -410,7 +440,13 @@ impl Server {
         if modern && method == "subscriptions/listen" {
             return self.listen(session, id, object_params(method, params)?, ctx.sink);
         }
-        let mut result = self.dispatch(&mut ctx, method, params, modern)?;
+        let reply = match self.dispatch(&mut ctx, method, params, modern)? {
+            Reply::Ask(asked) => self.ask(session, id, &ctx, asked)?,
+            other => other,
+        };
+        let Reply::Now(mut result) = reply else {
+            return Ok(reply);
+        };
         ctx.progress(1, 1, "done");
         if modern {
             meta::decorate_modern_result(&mut result);
@@ -450,7 +486,7 @@ impl Server {
         method: &str,
         params: Option<&Value>,
         modern: bool,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Reply, McpError> {
         let version = ctx.version;
         let (mut result, ttl_ms) = match method {
             "ping" if !modern => (json!({}), None),
@@ -485,10 +521,10 @@ impl Server {
                 })?;
                 (resources::read(self, version, uri)?, Some(0))
             }
-            "tools/call" => (
-                tools::call(self, ctx, object_params(method, params)?)?,
-                None,
-            ),
+            "tools/call" => match tools::call(self, ctx, object_params(method, params)?)? {
+                Reply::Now(result) => (result, None),
+                other => return Ok(other),
+            },
             "prompts/get" => (prompts::get(self, object_params(method, params)?)?, None),
             "completion/complete" => (
                 completion::complete(self, object_params(method, params)?)?,
@@ -501,7 +537,7 @@ impl Server {
         if let (true, Some(ttl)) = (modern, ttl_ms) {
             meta::add_cache_hints(&mut result, ttl);
         }
-        Ok(result)
+        Ok(Reply::Now(result))
     }
 
     /// The legacy handshake: echo a supported legacy revision, else offer the newest one.
@@ -630,5 +666,7 @@ fn list<T>(
     Ok(result)
 }
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::mcp::meta::LogLevel;
-use crate::mcp::tools::{Annotations, ToolDef, ToolOutput};
+use crate::mcp::tools::{Annotations, Run, ToolDef, ToolOutput};
 use crate::mcp::{RequestCtx, Server};
 use crate::spec::gates;
 use crate::spec::review;
@@ -41,7 +41,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["name", "dir", "kind", "phase"])),
         annotations: Annotations { read_only: false, destructive: false, idempotent: false },
-        call: spec_init,
+        call: Run::Now(spec_init),
     },
     ToolDef {
         name: "spec_status",
@@ -55,7 +55,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&[])),
         annotations: READ_ONLY,
-        call: spec_status,
+        call: Run::Now(spec_status),
     },
     ToolDef {
         name: "spec_guide",
@@ -69,7 +69,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["phase", "instructions", "template"])),
         annotations: READ_ONLY,
-        call: spec_guide,
+        call: Run::Now(spec_guide),
     },
     ToolDef {
         name: "spec_write",
@@ -84,7 +84,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["name", "doc", "path", "phase", "errors", "warnings", "diagnostics"])),
         annotations: Annotations { read_only: false, destructive: true, idempotent: true },
-        call: spec_write,
+        call: Run::Now(spec_write),
     },
     ToolDef {
         name: "spec_validate",
@@ -99,7 +99,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["name", "phase", "errors", "warnings", "diagnostics"])),
         annotations: READ_ONLY,
-        call: spec_validate,
+        call: Run::Now(spec_validate),
     },
     ToolDef {
         name: "spec_trace",
@@ -114,7 +114,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["name"])),
         annotations: READ_ONLY,
-        call: spec_trace,
+        call: Run::Now(spec_trace),
     },
     ToolDef {
         name: "task_next",
@@ -127,7 +127,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&[])),
         annotations: READ_ONLY,
-        call: task_next,
+        call: Run::Now(task_next),
     },
     ToolDef {
         name: "task_update",
@@ -143,7 +143,7 @@ pub const SPEC_TOOLS: &[ToolDef] = &[
         },
         output_schema: Some(|| object_schema(&["name", "updated", "progress"])),
         annotations: Annotations { read_only: false, destructive: false, idempotent: true },
-        call: task_update,
+        call: Run::Now(task_update),
     },
 ];
 
@@ -222,7 +222,7 @@ fn spec_init(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Value
     );
     let first = kind.documents()[0];
     let text = format!(
-        "Created {} spec '{}' in {}/. Next: call spec_guide(phase=\"{}\", name=\"{}\"), write {} with spec_write, then ask the user to review it.",
+        "Created {} spec '{}' in {}/. Next: call spec_guide(phase=\"{}\", name=\"{}\"), write {} with spec_write, then ask the user to approve it with spec_review.",
         if kind == Kind::Bugfix { "bugfix" } else { "feature" },
         spec.name,
         spec.dir,
@@ -398,10 +398,10 @@ fn index(server: &Server, cursor: Option<&str>) -> Result<ToolOutput, StoreError
 /// What to do in each phase: the contract in a few lines, not an essay.
 fn instructions(phase: &str) -> &'static str {
     match phase {
-        "requirements" => "Write requirements.md: an Introduction, then numbered requirements (### Requirement N: Title), each with a **User Story:** line (As a …, I want …, so that …) and #### Acceptance Criteria numbered 1., 2., … . Write every criterion as one EARS sentence with exactly one SHALL: WHEN <trigger> THEN the <system> SHALL <response>; IF <unwanted condition> THEN …; WHILE <state> …; WHERE <feature> …; or The <system> SHALL … . Avoid vague words (fast, easy, robust); use numbers. No TBD: ask the user instead. Save with spec_write, fix every error spec_validate reports, then ask the user to review before any design.",
-        "bugfix" => "Write bugfix.md: Current Behaviour (exact inputs and outputs), Expected Behaviour and Unchanged Behaviour as numbered EARS criteria (the unchanged ones guard against regressions), Reproduction steps, and Root Cause once found. Save with spec_write and ask the user to review it.",
-        "design" => "Write design.md from the approved requirements with the sections Overview, Architecture, Components and Interfaces, Data Models, Error Handling, Testing Strategy. Give each component a ### heading and a line _Requirements: 1.1, 2.3_ naming the criteria it satisfies; every criterion must be cited by some component. Save with spec_write and ask the user to review it.",
-        "tasks" => "Write tasks.md as small, testable, ordered steps: - [ ] 1. Title, sub-tasks - [ ] 1.1 …, each with sub-bullets _Requirements: 1.1_ (every criterion cited by some task), _Depends: 1_ where order matters, _Files: src/…_ . No task without a requirement. Save with spec_write and ask the user to review it.",
+        "requirements" => "Write requirements.md: an Introduction, then numbered requirements (### Requirement N: Title), each with a **User Story:** line (As a …, I want …, so that …) and #### Acceptance Criteria numbered 1., 2., … . Write every criterion as one EARS sentence with exactly one SHALL: WHEN <trigger> THEN the <system> SHALL <response>; IF <unwanted condition> THEN …; WHILE <state> …; WHERE <feature> …; or The <system> SHALL … . Avoid vague words (fast, easy, robust); use numbers. No TBD: ask the user instead. Save with spec_write, fix every error spec_validate reports, then call spec_review so the user can approve it before any design.",
+        "bugfix" => "Write bugfix.md with five ## sections: Current Behaviour (the defect with exact inputs, items 1.1, 1.2 …), Expected Behaviour and Unchanged Behaviour as numbered EARS criteria with one SHALL each (IDs 2.1 … and 3.1 …; the unchanged ones guard against regressions, e.g. SHALL CONTINUE TO …), Reproduction (numbered steps) and Root Cause (found before the fix is designed). Design components and tasks cite these IDs like acceptance criteria. Save with spec_write, then call spec_review so the user can approve it.",
+        "design" => "Write design.md from the approved requirements with the sections Overview, Architecture, Components and Interfaces, Data Models, Error Handling, Testing Strategy. Give each component a ### heading and a line _Requirements: 1.1, 2.3_ naming the criteria it satisfies; every criterion must be cited by some component. Save with spec_write, then call spec_review so the user can approve it.",
+        "tasks" => "Write tasks.md as small, testable, ordered steps: - [ ] 1. Title, sub-tasks - [ ] 1.1 …, each with sub-bullets _Requirements: 1.1_ (every criterion cited by some task), _Depends: 1_ where order matters, _Files: src/…_ . No task without a requirement. Save with spec_write, then call spec_review so the user can approve it.",
         "implement" => "Loop: task_next gives one task and its context; implement only that; run the tests; task_update(status=\"in_progress\") when starting and status=\"done\" with the evidence in note only when the tests pass. Never mark a task done without evidence, never skip a dependency, and stop to ask when the design does not cover something.",
         _ => "",
     }

@@ -202,6 +202,8 @@ fn modern_lists_are_cacheable_and_ordered() {
             "spec_trace",
             "task_next",
             "task_update",
+            "spec_review",
+            "spec_change",
             "create_file",
             "read_file"
         ]
@@ -247,7 +249,7 @@ fn legacy_listing_shape_per_revision() {
     );
     let mut new = Fixture::new();
     new.initialize("2025-06-18");
-    let t = new.call(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))["result"]["tools"][8]
+    let t = new.call(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))["result"]["tools"][10]
         .clone();
     assert_eq!(t["name"], "create_file");
     assert_eq!(t["annotations"]["destructiveHint"], true);

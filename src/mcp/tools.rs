@@ -6,10 +6,11 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::mcp::ask::{self, Answer, Asked, Step};
 use crate::mcp::error::McpError;
 use crate::mcp::meta::LogLevel;
 use crate::mcp::version::ProtocolVersion;
-use crate::mcp::{schema, RequestCtx, Server};
+use crate::mcp::{schema, Reply, RequestCtx, Server};
 
 /// What a tool returns: content blocks, optional structured content, error flag.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,16 @@ pub struct Annotations {
 }
 
 type ToolFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>) -> ToolOutput;
+/// An interactive tool: called with `None` first, then again with the user's answer.
+type AskFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>, Option<Answer<'_>>) -> Step;
+
+/// How a tool runs.
+pub enum Run {
+    /// To completion, in one call.
+    Now(ToolFn),
+    /// May ask the user first (elicitation, see `ask.rs`); `key` names its question.
+    Asks { key: &'static str, run: AskFn },
+}
 
 /// One tool: metadata, schemas and its implementation.
 pub struct ToolDef {
@@ -66,7 +77,7 @@ pub struct ToolDef {
     pub input_schema: fn() -> Value,
     pub output_schema: Option<fn() -> Value>,
     pub annotations: Annotations,
-    pub call: ToolFn,
+    pub call: Run,
 }
 
 /// The seed's file tools (listed after the spec tools).
@@ -104,7 +115,7 @@ pub const FILE_TOOLS: &[ToolDef] = &[
             destructive: true,
             idempotent: true,
         },
-        call: create_file,
+        call: Run::Now(create_file),
     },
     ToolDef {
         name: "read_file",
@@ -127,13 +138,16 @@ pub const FILE_TOOLS: &[ToolDef] = &[
             destructive: false,
             idempotent: true,
         },
-        call: read_file,
+        call: Run::Now(read_file),
     },
 ];
 
 /// Every tool, in the order `tools/list` returns them (deterministic, for client caches).
 pub fn all() -> impl Iterator<Item = &'static ToolDef> {
-    crate::mcp::spec_tools::SPEC_TOOLS.iter().chain(FILE_TOOLS)
+    crate::mcp::spec_tools::SPEC_TOOLS
+        .iter()
+        .chain(crate::mcp::review_tools::REVIEW_TOOLS)
+        .chain(FILE_TOOLS)
 }
 
 /// The smallest useful set, for clients that cap how many tools they load.
@@ -143,6 +157,7 @@ pub const CORE_PROFILE: &[&str] = &[
     "spec_guide",
     "spec_write",
     "spec_validate",
+    "spec_review",
     "task_next",
     "task_update",
 ];
@@ -193,12 +208,13 @@ pub fn describe(tool: &ToolDef, version: ProtocolVersion) -> Value {
     entry
 }
 
-/// `tools/call`: finds the tool, checks arguments against its schema, runs it.
-pub fn call(
+/// `tools/call`: finds the tool, checks arguments against its schema, runs it. An
+/// interactive tool may end in [`Reply::Ask`], which `route` delivers.
+pub(super) fn call(
     server: &Server,
     ctx: &mut RequestCtx<'_>,
     params: &Map<String, Value>,
-) -> Result<Value, McpError> {
+) -> Result<Reply, McpError> {
     let name = params
         .get("name")
         .and_then(Value::as_str)
@@ -214,14 +230,36 @@ pub fn call(
     if let Err(problem) = schema::check(args, &(tool.input_schema)()) {
         let message = format!("invalid arguments for tool '{name}': {problem}");
         if ctx.version.input_errors_are_tool_errors() {
-            return Ok(ToolOutput::error(message).into_result(ctx.version));
+            return Ok(Reply::Now(
+                ToolOutput::error(message).into_result(ctx.version),
+            ));
         }
         return Err(McpError::InvalidParams(message));
     }
     let args = args
         .as_object()
         .unwrap_or_else(|| unreachable!("schema requires an object"));
-    Ok((tool.call)(server, ctx, args).into_result(ctx.version))
+    let output = match tool.call {
+        Run::Now(run) => run(server, ctx, args),
+        Run::Asks { key, run } => {
+            let answer = if ctx.version.is_modern() {
+                ask::answer_from_params(server, tool.name, key, args, params)?
+            } else {
+                None
+            };
+            match run(server, ctx, args, answer) {
+                Step::Done(output) => output,
+                Step::Ask(question) => {
+                    return Ok(Reply::Ask(Asked {
+                        tool: tool.name,
+                        args: args.clone(),
+                        question,
+                    }))
+                }
+            }
+        }
+    };
+    Ok(Reply::Now(output.into_result(ctx.version)))
 }
 
 fn str_arg<'a>(args: &'a Map<String, Value>, name: &str) -> &'a str {

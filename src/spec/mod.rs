@@ -27,6 +27,7 @@
 //! - All JSON produced by these types uses snake_case field names.
 
 mod bugfix;
+pub mod changes;
 mod cycles;
 pub mod delta;
 mod design;

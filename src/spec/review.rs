@@ -244,6 +244,8 @@ pub struct Decided {
     pub subject: Subject,
     pub decision: Decision,
     pub channel: Channel,
+    /// The reviewer's comment, trimmed (may be empty).
+    pub note: String,
     /// What the assistant should do next, in one sentence.
     pub next: String,
 }
@@ -327,6 +329,7 @@ pub fn decide(
         subject,
         decision: verdict.decision,
         channel: verdict.channel,
+        note: note.to_string(),
         next,
     })
 }

@@ -5,7 +5,9 @@
 //! without buffering it and answered with -32600; a line that is not JSON gets -32700 and
 //! the loop goes on. EOF on stdin ends the loop (the spec's graceful shutdown). Output is
 //! flushed whenever no further input is already buffered, so a pipelined client gets
-//! batched writes and an interactive one gets each answer at once.
+//! batched writes and an interactive one gets each answer at once. Server→client
+//! requests (legacy elicitation) are written after each message's answer; the client's
+//! responses arrive as ordinary lines and complete the parked call.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
@@ -40,6 +42,9 @@ fn serve_inner<R: Read, W: Write>(
 ) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, input);
     let mut session = Session::default();
+    // One peer, one pipe each way: server→client requests (elicitation) can always go
+    // out, and the client's responses come back on stdin into this same session.
+    session.enable_server_requests();
     let mut line = Vec::new();
     loop {
         if reader.buffer().is_empty() {
@@ -88,10 +93,14 @@ fn handle_line<W: Write>(
         return Err(e);
     }
     match reply {
-        None => Ok(()),
-        Some(Outgoing::Single(response)) => write_line(output, &response),
-        Some(Outgoing::Batch(responses)) => write_line(output, &responses),
+        None => {}
+        Some(Outgoing::Single(response)) => write_line(output, &response)?,
+        Some(Outgoing::Batch(responses)) => write_line(output, &responses)?,
     }
+    for request in session.take_server_requests() {
+        write_line(output, &request)?;
+    }
+    Ok(())
 }
 
 fn write_line<W: Write, T: serde::Serialize + ?Sized>(

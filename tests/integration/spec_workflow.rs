@@ -422,7 +422,8 @@ fn tool_profiles() {
             "spec_write",
             "spec_validate",
             "task_next",
-            "task_update"
+            "task_update",
+            "spec_review"
         ]
     );
     let r = s.call(&modern_request(
