@@ -109,6 +109,34 @@ pub const OPTIONS: &[OptSpec] = &[
         "largest file create_file writes or read_file reads",
     ),
     opt(
+        "url",
+        "MCP_HEALTHCHECK_URL",
+        "URL",
+        "http://127.0.0.1:3001/health",
+        "healthcheck: the URL to probe (http or https)",
+    ),
+    opt(
+        "timeout",
+        "MCP_HEALTHCHECK_TIMEOUT",
+        "DURATION",
+        "5s",
+        "healthcheck: time the whole probe may take",
+    ),
+    opt(
+        "cacert",
+        "MCP_HEALTHCHECK_CACERT",
+        "PATH",
+        "system bundle",
+        "healthcheck: PEM certificates to trust for https",
+    ),
+    opt(
+        "instance-id",
+        "MCP_INSTANCE_ID",
+        "ID",
+        "",
+        "prefix of legacy HTTP session ids, for proxies that pin sessions",
+    ),
+    opt(
         "tools",
         "MCP_TOOLS",
         "core|all|NAME,...",
@@ -199,6 +227,8 @@ pub enum Subcommand {
     Status,
     /// Traceability matrix: `trace SPEC [--json]`, exit 1 on errors.
     Trace,
+    /// Probe `/health`: `healthcheck [--url URL] [--timeout S] [--insecure]`, exit 0 or 1.
+    Healthcheck,
 }
 
 impl Subcommand {
@@ -216,6 +246,7 @@ impl Subcommand {
             "validate" => Some(Subcommand::Validate),
             "status" => Some(Subcommand::Status),
             "trace" => Some(Subcommand::Trace),
+            "healthcheck" => Some(Subcommand::Healthcheck),
             _ => None,
         }
     }
@@ -237,6 +268,8 @@ pub struct Args {
     pub spec: Option<String>,
     /// `--json`: machine-readable output for the spec subcommands.
     pub json: bool,
+    /// `--insecure`: healthcheck accepts any TLS certificate.
+    pub insecure: bool,
     values: BTreeMap<&'static str, Vec<String>>,
 }
 
@@ -267,12 +300,14 @@ where
     let mut subcommand: Option<Subcommand> = None;
     let mut positional = None;
     let mut json = false;
+    let mut insecure = false;
     let mut values: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("json") => json = true,
+            Long("insecure") => insecure = true,
             Long(name) => {
                 let Some(spec) = OPTIONS.iter().find(|o| o.long == name) else {
                     return Err(Error::usage(format!("unknown option '--{name}'")));
@@ -311,6 +346,9 @@ where
             "--json: only validate, status and trace print JSON",
         ));
     }
+    if insecure && subcommand != Subcommand::Healthcheck {
+        return Err(Error::usage("--insecure: only healthcheck takes it"));
+    }
     if subcommand == Subcommand::Trace && positional.is_none() {
         return Err(Error::usage("trace: missing SPEC (the spec name to trace)"));
     }
@@ -318,6 +356,7 @@ where
         subcommand,
         spec: positional,
         json,
+        insecure,
         values,
     }))
 }
@@ -328,6 +367,7 @@ const SUBCOMMANDS: &str = concat!(
     "    status [SPEC]    phase, documents and task progress of specs\n",
     "    trace SPEC       requirement -> design -> task matrix; exit 1 on errors\n",
     "    (validate, status and trace take --json for machine-readable output)\n",
+    "    healthcheck      GET /health (--url, --timeout, --cacert, --insecure); exit 0 if 200, else 1\n",
 );
 
 /// The `--help` text, generated from [`OPTIONS`].

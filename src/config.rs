@@ -182,6 +182,23 @@ fn size(src: &Sources<'_>, flag: &str, default: u64) -> Result<u64, Error> {
     }
 }
 
+/// The `healthcheck` probe from flags and environment (it needs no workspace, so it does
+/// not go through [`Config::resolve`]).
+pub fn probe_from_args(args: &Args) -> Result<crate::healthcheck::Probe, Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    let src = Sources { args, env: &env };
+    let url = src
+        .get("url")
+        .unwrap_or_else(|| crate::healthcheck::DEFAULT_URL.to_string());
+    crate::healthcheck::validate_url(&url).map_err(Error::usage)?;
+    Ok(crate::healthcheck::Probe {
+        url,
+        timeout: duration(&src, "timeout", crate::healthcheck::DEFAULT_TIMEOUT)?,
+        insecure: args.insecure,
+        cacert: src.get("cacert").map(PathBuf::from),
+    })
+}
+
 fn tool_profile(src: &Sources<'_>) -> Result<String, Error> {
     let profile = src.get("tools").unwrap_or_else(|| "all".to_string());
     match crate::mcp::tools::select(&profile) {
@@ -227,6 +244,9 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// `--allowed-origin` values; empty means the localhost origins of the bound port.
     pub allowed_origins: Vec<String>,
+    /// `--instance-id`: prefix of legacy session ids ("ID."), so a proxy can send every
+    /// request of a session to the instance that holds it.
+    pub instance_id: Option<String>,
 }
 
 impl HttpOptions {
@@ -256,8 +276,25 @@ impl HttpOptions {
             shutdown_timeout: duration(src, "shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT)?,
             header_timeout: duration(src, "header-timeout", DEFAULT_HEADER_TIMEOUT)?,
             allowed_origins,
+            instance_id: instance_id(src)?,
         })
     }
+}
+
+/// At most 63 characters of `[A-Za-z0-9-]` (a DNS label, or a Kubernetes pod name).
+fn instance_id(src: &Sources<'_>) -> Result<Option<String>, Error> {
+    let Some(id) = src.get("instance-id") else {
+        return Ok(None);
+    };
+    let valid = id.len() <= 63 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid {
+        return Err(bad(
+            "instance-id",
+            &id,
+            "expected up to 63 letters, digits or hyphens",
+        ));
+    }
+    Ok(Some(id))
 }
 
 /// An origin as browsers send it (`scheme://host[:port]`, no path), or `*` for any.

@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 
 use mcp_server_spec::cli::{self, Command, Subcommand};
-use mcp_server_spec::config::{Config, Transport};
+use mcp_server_spec::config::{self, Config, Transport};
 use mcp_server_spec::error::Error;
 use mcp_server_spec::mcp::{tools, Server};
 use mcp_server_spec::workspace::Workspace;
-use mcp_server_spec::{commands, logging, transport};
+use mcp_server_spec::{commands, healthcheck, logging, transport};
 
 fn main() -> ExitCode {
     match run() {
@@ -33,6 +33,19 @@ fn run() -> Result<ExitCode, Error> {
         }
         Command::Run(args) => args,
     };
+    if args.subcommand == Subcommand::Healthcheck {
+        let probe = config::probe_from_args(&args)?;
+        return Ok(match healthcheck::run(&probe) {
+            Ok(status) => {
+                println!("healthy: {} answered {status}", probe.url);
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        });
+    }
     let config = Config::from_args(&args)?;
     if args.subcommand == Subcommand::Serve {
         return serve(&config).map(|()| ExitCode::SUCCESS);
@@ -43,7 +56,7 @@ fn run() -> Result<ExitCode, Error> {
         Subcommand::Validate => commands::validate(&workspace, spec, args.json),
         Subcommand::Status => commands::status(&workspace, spec, args.json),
         Subcommand::Trace => commands::trace(&workspace, spec.unwrap_or_default(), args.json),
-        Subcommand::Serve => unreachable!("handled above"),
+        Subcommand::Serve | Subcommand::Healthcheck => unreachable!("handled above"),
     }
     .map_err(|e| Error::usage(e.to_string()))?;
     print!("{}", outcome.text);

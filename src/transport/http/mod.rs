@@ -93,12 +93,18 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         )),
         _ => None,
     };
-    let listener = TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
-        Error::io(
-            format!("cannot listen on {}:{}", config.host, config.port),
-            e,
-        )
-    })?;
+    let (listener, activated) = match crate::transport::activation::inherited_listener()? {
+        Some(listener) => (listener, true),
+        None => {
+            let listener = TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
+                Error::io(
+                    format!("cannot listen on {}:{}", config.host, config.port),
+                    e,
+                )
+            })?;
+            (listener, false)
+        }
+    };
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
@@ -130,7 +136,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     };
     let app = Arc::new(App {
         server: Arc::new(server),
-        sessions: Sessions::new(opts.session_timeout),
+        sessions: Sessions::new(opts.session_timeout).with_instance_id(opts.instance_id.as_deref()),
         streams: Arc::new(Streams::new(opts.max_streams)),
         registry: Arc::clone(&registry),
         allowed_origins,
@@ -190,9 +196,14 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     log::log!(
         level,
         "listening on {scheme}://{bound} (MCP endpoint /mcp; {} workers, {max_connections} \
-         connections, {} streams)",
+         connections, {} streams{})",
         opts.workers,
-        opts.max_streams
+        opts.max_streams,
+        if activated {
+            "; socket inherited from systemd"
+        } else {
+            ""
+        }
     );
 
     let result = wait_for_stop(&control_rx, tls.as_deref());

@@ -55,6 +55,8 @@ pub enum Lookup {
 pub struct Sessions {
     map: Mutex<HashMap<String, Arc<Slot>>>,
     timeout: Duration,
+    /// `"ID."` with `--instance-id`, else empty: lets a proxy route by session id.
+    id_prefix: String,
 }
 
 impl Sessions {
@@ -62,7 +64,14 @@ impl Sessions {
         Sessions {
             map: Mutex::default(),
             timeout,
+            id_prefix: String::new(),
         }
+    }
+
+    /// Session ids start with `"{instance}."` (see `--instance-id`).
+    pub fn with_instance_id(mut self, instance: Option<&str>) -> Sessions {
+        self.id_prefix = instance.map(|i| format!("{i}.")).unwrap_or_default();
+        self
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot>>> {
@@ -71,7 +80,7 @@ impl Sessions {
 
     /// Stores an initialized session; its new id, or `None` when the table is full.
     pub fn insert(&self, session: Session, version: ProtocolVersion) -> io::Result<Option<String>> {
-        let id = new_session_id()?;
+        let id = format!("{}{}", self.id_prefix, new_session_id()?);
         let mut map = self.map();
         self.expire(&mut map);
         if map.len() >= MAX_SESSIONS {
@@ -139,6 +148,20 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 2 * SESSION_ID_BYTES);
         assert!(a.bytes().all(|c| (0x21..=0x7e).contains(&c)));
+    }
+
+    #[test]
+    fn instance_prefix() {
+        let sessions = Sessions::new(Duration::from_secs(60)).with_instance_id(Some("b"));
+        let id = sessions
+            .insert(Session::default(), ProtocolVersion::V2025_11_25)
+            .expect("random")
+            .expect("room");
+        assert!(
+            id.starts_with("b.") && id.len() == 2 + 2 * SESSION_ID_BYTES,
+            "{id}"
+        );
+        assert!(sessions.get(&id).is_ok());
     }
 
     #[test]
