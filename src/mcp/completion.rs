@@ -97,7 +97,10 @@ fn for_argument(server: &Server, arg: &str, spec: Option<&str>) -> Vec<String> {
         "task" => spec.map(|name| task_ids(server, name)).unwrap_or_default(),
         "name" => resources::spec_names(server),
         "kind" => vec!["feature".into(), "bugfix".into()],
-        "doc" => doc_kinds(),
+        "doc" => crate::spec::review::Target::NAMES
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
         _ => Vec::new(),
     }
 }

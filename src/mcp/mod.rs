@@ -14,6 +14,7 @@ pub mod error;
 pub mod meta;
 pub mod prompts;
 pub mod resources;
+pub mod review_prompts;
 pub mod review_tools;
 pub mod schema;
 pub mod spec_tools;

@@ -5,7 +5,8 @@
 //! the spec (default: `default`, the seed's flat `specs/` layout). After that sentence
 //! every prompt embeds what the assistant needs to do the step well: the effective
 //! template, the steering documents, the spec's current diagnostics or next task. Prompts
-//! render from the files on disk; they never write.
+//! render from the files on disk and never write, except the two review prompts
+//! (`review_prompts.rs`): choosing one is the user's decision, and it is recorded.
 
 use serde_json::{json, Map, Value};
 
@@ -125,6 +126,28 @@ pub const PROMPTS: &[PromptDef] = &[
             PromptArg { name: "name", description: "kebab-case spec name", required: false },
         ],
         render: spec_bugfix,
+    },
+    PromptDef {
+        name: "spec-approve",
+        title: "Approve a spec document",
+        description: "Record your approval of a spec document (or its open change request) exactly as it is now",
+        arguments: &[
+            PromptArg { name: "name", description: "Spec name", required: true },
+            PromptArg { name: "doc", description: "requirements, bugfix, design, tasks, or change", required: true },
+            PromptArg { name: "note", description: "An optional comment", required: false },
+        ],
+        render: crate::mcp::review_prompts::spec_approve,
+    },
+    PromptDef {
+        name: "spec-request-changes",
+        title: "Request changes to a spec document",
+        description: "Send a spec document (or its open change request) back to the assistant with what to change",
+        arguments: &[
+            PromptArg { name: "name", description: "Spec name", required: true },
+            PromptArg { name: "doc", description: "requirements, bugfix, design, tasks, or change", required: true },
+            PromptArg { name: "note", description: "What should change", required: true },
+        ],
+        render: crate::mcp::review_prompts::spec_request_changes,
     },
     PromptDef {
         name: "steering-setup",

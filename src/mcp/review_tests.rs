@@ -314,3 +314,80 @@ fn only_gates_off_lets_the_assistant_record_and_says_so() {
         "advisory never self-approves"
     );
 }
+
+fn prompt(id: i64, name: &str, arguments: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":"prompts/get","params":{"name":name,"arguments":arguments}})
+}
+
+#[test]
+fn prompts_record_the_users_choice() {
+    let mut f = Fixture::new(GateMode::Strict);
+    f.initialize("2025-11-25", json!({}));
+    let (_, _, r) = f.send(&prompt(
+        1,
+        "spec-approve",
+        json!({"name": "todo", "doc": "requirements"}),
+    ));
+    let text = r["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("I reviewed specs/todo/requirements.md and approve it"),
+        "{text}"
+    );
+    assert!(text.contains("write design.md next"), "{text}");
+    let doc = &f.state()["documents"]["requirements"];
+    assert_eq!(doc["approval"]["channel"], "prompt");
+    assert_eq!(f.state()["reviews"][0]["decision"], "approve");
+
+    let (_, _, r) = f.send(&prompt(
+        2,
+        "spec-request-changes",
+        json!({"name": "todo", "doc": "requirements"}),
+    ));
+    assert_eq!(r["error"]["code"], -32602, "a comment is required: {r}");
+    let args =
+        json!({"name": "todo", "doc": "requirements", "note": "Say what happens on duplicates"});
+    let (_, _, r) = f.send(&prompt(3, "spec-request-changes", args));
+    assert!(r["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("request changes: Say what happens on duplicates")));
+    assert_eq!(
+        f.state()["documents"]["requirements"]["status"],
+        "changes_requested"
+    );
+}
+
+#[test]
+fn prompts_refuse_what_cannot_be_approved() {
+    let mut f = Fixture::new(GateMode::Strict);
+    f.initialize("2025-11-25", json!({}));
+    std::fs::write(
+        f.dir.join("specs/todo/requirements.md"),
+        "### Requirement 1: x\n\n1. the app\n",
+    )
+    .expect("write");
+    for (args, why) in [
+        (json!({"name": "todo", "doc": "requirements"}), "error(s)"),
+        (
+            json!({"name": "todo", "doc": "design"}),
+            "does not exist yet",
+        ),
+        (
+            json!({"name": "todo", "doc": "change"}),
+            "no open change request",
+        ),
+        (json!({"name": "todo", "doc": "code"}), "must be one of"),
+        (json!({"name": "nope", "doc": "design"}), "no spec named"),
+    ] {
+        let (_, _, r) = f.send(&prompt(1, "spec-approve", args));
+        assert_eq!(r["error"]["code"], -32602);
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(why)),
+            "{r}"
+        );
+    }
+    assert!(f.state().get("reviews").is_none(), "nothing recorded");
+}

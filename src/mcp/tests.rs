@@ -216,7 +216,7 @@ fn modern_lists_are_cacheable_and_ordered() {
         .iter()
         .all(|t| t["outputSchema"].is_object() || t["name"] == "read_file"));
     let prompts = f.call(modern(2, "prompts/list", json!({})))["result"].clone();
-    assert_eq!(prompts["prompts"].as_array().map(Vec::len), Some(8));
+    assert_eq!(prompts["prompts"].as_array().map(Vec::len), Some(10));
     assert_eq!(prompts["cacheScope"], "public");
 }
 

@@ -78,6 +78,20 @@ const TASKS: &str = "# Implementation Plan
     - _Files: src/store.rs_
 ";
 
+/// The user approves a document of `todo-cli` with the spec-approve prompt.
+fn approve(s: &mut StdioServer, id: i64, doc: &str) {
+    let r = s.call(&modern_request(
+        json!(id),
+        "prompts/get",
+        json!({"name": "spec-approve", "arguments": {"name": "todo-cli", "doc": doc}}),
+    ));
+    let text = r["result"]["messages"][0]["content"]["text"].as_str();
+    assert!(
+        text.is_some_and(|t| t.contains("approve it exactly as it is now")),
+        "{r}"
+    );
+}
+
 fn call_tool(s: &mut StdioServer, id: i64, name: &str, arguments: Value) -> Value {
     let r = s.call(&modern_request(
         json!(id),
@@ -97,8 +111,9 @@ fn call_tool(s: &mut StdioServer, id: i64, name: &str, arguments: Value) -> Valu
 #[test]
 fn a_whole_feature_from_init_to_the_last_task() {
     let dir = TempDir::new("workflow");
-    // Reviews are exercised in approvals.rs; here the gates only warn.
-    let mut s = StdioServer::start(dir.path(), &["--gates", "advisory"]);
+    // Default (strict) gates: each document is approved with the spec-approve prompt
+    // before the next one (the other channels are exercised in approvals.rs).
+    let mut s = StdioServer::start(dir.path(), &[]);
 
     let r = call_tool(
         &mut s,
@@ -163,6 +178,7 @@ fn a_whole_feature_from_init_to_the_last_task() {
         ),
         (json!(0), json!("design"))
     );
+    approve(&mut s, 105, "requirements");
     let r = call_tool(
         &mut s,
         6,
@@ -170,6 +186,7 @@ fn a_whole_feature_from_init_to_the_last_task() {
         json!({"name": "todo-cli", "doc": "design", "content": DESIGN}),
     );
     assert_eq!(r["structuredContent"]["phase"], "tasks");
+    approve(&mut s, 106, "design");
     let r = call_tool(
         &mut s,
         7,
@@ -177,6 +194,9 @@ fn a_whole_feature_from_init_to_the_last_task() {
         json!({"name": "todo-cli", "doc": "tasks", "content": TASKS}),
     );
     assert_eq!(r["structuredContent"]["phase"], "implement");
+    let r = call_tool(&mut s, 107, "task_next", json!({"name": "todo-cli"}));
+    assert_eq!(r["structuredContent"]["task"], Value::Null, "tasks.md not approved yet");
+    approve(&mut s, 108, "tasks");
 
     let r = call_tool(&mut s, 8, "spec_validate", json!({"name": "todo-cli"}));
     assert_eq!(r["structuredContent"]["errors"], 0, "{r}");
@@ -214,6 +234,11 @@ fn a_whole_feature_from_init_to_the_last_task() {
         json!({"name": "todo-cli", "task_ids": ["1.1"], "status": "done", "note": "cargo test: 4 passed"}),
     );
     assert_eq!(r["structuredContent"]["next_task"], "1.2");
+    let r = call_tool(&mut s, 109, "task_next", json!({"name": "todo-cli"}));
+    assert_eq!(
+        r["structuredContent"]["task"]["id"], "1.2",
+        "progress marks do not reopen the approved plan"
+    );
     let after = std::fs::read_to_string(dir.path().join("specs/todo-cli/tasks.md")).expect("tasks");
     assert_eq!(
         after,

@@ -133,6 +133,11 @@ fn every_legacy_revision_handshake_and_full_surface() {
                 "prompts/get",
                 json!({"name": p["name"], "arguments": args}),
             ));
+            if p["name"] == "spec-approve" || p["name"] == "spec-request-changes" {
+                // Review prompts record a decision; "demo" has no document to review yet.
+                assert_eq!(r["error"]["code"], -32602, "{version}: {r}");
+                continue;
+            }
             schema.assert_valid("GetPromptResult", &r["result"]);
         }
         let write = tool_call(
