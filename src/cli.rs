@@ -229,6 +229,10 @@ pub enum Subcommand {
     Trace,
     /// Probe `/health`: `healthcheck [--url URL] [--timeout S] [--insecure]`, exit 0 or 1.
     Healthcheck,
+    /// Record the user's approval: `approve SPEC DOC [--note TEXT]` (a terminal only).
+    Approve,
+    /// Record the user's request for changes: `request-changes SPEC DOC --note TEXT`.
+    RequestChanges,
 }
 
 impl Subcommand {
@@ -240,6 +244,11 @@ impl Subcommand {
         )
     }
 
+    /// Whether the subcommand records a review decision (`SPEC DOC` operands, `--note`).
+    pub fn reviews(self) -> bool {
+        matches!(self, Subcommand::Approve | Subcommand::RequestChanges)
+    }
+
     fn parse(name: &str) -> Option<Subcommand> {
         match name {
             "serve" => Some(Subcommand::Serve),
@@ -247,6 +256,8 @@ impl Subcommand {
             "status" => Some(Subcommand::Status),
             "trace" => Some(Subcommand::Trace),
             "healthcheck" => Some(Subcommand::Healthcheck),
+            "approve" => Some(Subcommand::Approve),
+            "request-changes" => Some(Subcommand::RequestChanges),
             _ => None,
         }
     }
@@ -270,6 +281,10 @@ pub struct Args {
     pub json: bool,
     /// `--insecure`: healthcheck accepts any TLS certificate.
     pub insecure: bool,
+    /// The DOC operand of `approve` and `request-changes`.
+    pub doc: Option<String>,
+    /// `--note`: the reviewer's comment for `approve` and `request-changes`.
+    pub note: Option<String>,
     values: BTreeMap<&'static str, Vec<String>>,
 }
 
@@ -301,6 +316,8 @@ where
     let mut positional = None;
     let mut json = false;
     let mut insecure = false;
+    let mut review_operands: Vec<String> = Vec::new();
+    let mut note = None;
     let mut values: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     while let Some(arg) = parser.next()? {
         match arg {
@@ -308,6 +325,10 @@ where
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("json") => json = true,
             Long("insecure") => insecure = true,
+            Long("note") => {
+                let text = parser.value()?.string();
+                note = Some(text.map_err(|_| Error::usage("--note: value is not valid UTF-8"))?);
+            }
             Long(name) => {
                 let Some(spec) = OPTIONS.iter().find(|o| o.long == name) else {
                     return Err(Error::usage(format!("unknown option '--{name}'")));
@@ -337,6 +358,14 @@ where
                     .map_err(|_| Error::usage("spec name is not valid UTF-8"))?;
                 positional = Some(spec);
             }
+            Value(operand)
+                if subcommand.is_some_and(Subcommand::reviews) && review_operands.len() < 2 =>
+            {
+                let operand = operand
+                    .string()
+                    .map_err(|_| Error::usage("operand is not valid UTF-8"))?;
+                review_operands.push(operand);
+            }
             other => return Err(other.unexpected().into()),
         }
     }
@@ -352,11 +381,40 @@ where
     if subcommand == Subcommand::Trace && positional.is_none() {
         return Err(Error::usage("trace: missing SPEC (the spec name to trace)"));
     }
+    let mut doc = None;
+    if subcommand.reviews() {
+        let verb = if subcommand == Subcommand::Approve {
+            "approve"
+        } else {
+            "request-changes"
+        };
+        let mut operands = review_operands.into_iter();
+        positional = operands.next();
+        doc = operands.next();
+        if doc.is_none() {
+            return Err(Error::usage(format!(
+                "{verb}: expected SPEC DOC (DOC: requirements, bugfix, design, tasks or change)"
+            )));
+        }
+        if subcommand == Subcommand::RequestChanges
+            && note.as_deref().is_none_or(|n| n.trim().is_empty())
+        {
+            return Err(Error::usage(
+                "request-changes: --note TEXT is required (what should change)",
+            ));
+        }
+    } else if note.is_some() {
+        return Err(Error::usage(
+            "--note: only approve and request-changes take it",
+        ));
+    }
     Ok(Command::Run(Args {
         subcommand,
         spec: positional,
         json,
         insecure,
+        doc,
+        note,
         values,
     }))
 }
@@ -368,6 +426,11 @@ const SUBCOMMANDS: &str = concat!(
     "    trace SPEC       requirement -> design -> task matrix; exit 1 on errors\n",
     "    (validate, status and trace take --json for machine-readable output)\n",
     "    healthcheck      GET /health (--url, --timeout, --cacert, --insecure); exit 0 if 200, else 1\n",
+    "    approve SPEC DOC [--note TEXT]\n",
+    "                     record your approval of a document (DOC: requirements, bugfix, design,\n",
+    "                     tasks or change) as it is now; only from a terminal, never a script\n",
+    "    request-changes SPEC DOC --note TEXT\n",
+    "                     send a document back with what should change\n",
 );
 
 /// The `--help` text, generated from [`OPTIONS`].
@@ -440,6 +503,38 @@ mod tests {
             format!("mcp-server-spec {}", env!("CARGO_PKG_VERSION"))
         );
         assert!(help_text().contains("MCP_WORKSPACE"));
+    }
+
+    #[test]
+    fn review_subcommands_take_spec_doc_and_note() {
+        let args = run(&[
+            "approve",
+            "todo",
+            "design",
+            "--note",
+            "ok",
+            "--workspace",
+            ".",
+        ]);
+        assert_eq!(args.subcommand, Subcommand::Approve);
+        assert_eq!(
+            (
+                args.spec.as_deref(),
+                args.doc.as_deref(),
+                args.note.as_deref()
+            ),
+            (Some("todo"), Some("design"), Some("ok"))
+        );
+        let args = run(&["request-changes", "todo", "tasks", "--note", "split 2"]);
+        assert_eq!(args.subcommand, Subcommand::RequestChanges);
+        assert!(usage_error(&["approve", "todo"]).contains("expected SPEC DOC"));
+        assert!(
+            usage_error(&["request-changes", "todo", "tasks"]).contains("--note TEXT is required")
+        );
+        assert!(
+            usage_error(&["validate", "--note", "x"]).contains("only approve and request-changes")
+        );
+        assert!(usage_error(&["approve", "a", "b", "c"]).contains("c"));
     }
 
     #[test]

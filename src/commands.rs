@@ -1,9 +1,11 @@
-//! The spec subcommands (`validate`, `status`, `trace`) for humans and CI: the same checks
-//! the MCP tools run, printed as text or JSON. Each returns the text to print and the exit
+//! The spec subcommands for humans and CI: `validate`, `status`, `trace` (the same checks
+//! the MCP tools run, printed as text or JSON) and the review decisions `approve` /
+//! `request-changes`. Each returns the text to print and the exit
 //! code; `main` does the printing.
 
 use serde_json::json;
 
+use crate::spec::review::{self, Channel, Decision, Target, Verdict};
 use crate::spec::store::{Store, StoreError};
 use crate::spec::workflow::{evaluate, Evaluation, Loaded};
 use crate::spec::{Diagnostic, Document, Severity};
@@ -198,6 +200,60 @@ pub fn trace(ws: &Workspace, spec: &str, as_json: bool) -> Result<Outcome, Store
         ));
     }
     Ok(Outcome { text, exit_code })
+}
+
+/// `approve SPEC DOC [--note]` and `request-changes SPEC DOC --note`: approval channel (3).
+///
+/// Approving needs a person at a terminal: `interactive` (stdin and stdout are terminals)
+/// must be true, so an assistant running shell commands, or a script, cannot approve
+/// through the CLI by accident. Requesting changes is always allowed; it approves nothing.
+/// Returns the confirmation to print, or the reason for refusing.
+pub fn review(
+    ws: &Workspace,
+    approve: bool,
+    spec: Option<&str>,
+    doc: Option<&str>,
+    note: Option<&str>,
+    interactive: bool,
+) -> Result<String, String> {
+    let (spec, doc) = (spec.unwrap_or_default(), doc.unwrap_or_default());
+    if approve && !interactive {
+        return Err(format!(
+            "approve: refused: stdin and stdout must be a terminal. Approvals on the command line \
+             come from a person typing them, not from a script or an assistant's shell. Run \
+             `mcp-server-spec approve {spec} {doc}` yourself in a terminal, or approve in your MCP \
+             client (spec_review, or the spec-approve prompt)."
+        ));
+    }
+    let target = Target::parse(doc).ok_or_else(|| {
+        format!(
+            "DOC must be one of {}, not {doc:?}",
+            Target::NAMES.join(", ")
+        )
+    })?;
+    let decision = if approve {
+        Decision::Approve
+    } else {
+        Decision::RequestChanges
+    };
+    let verdict = Verdict {
+        decision,
+        channel: Channel::Cli,
+        note: note.unwrap_or_default(),
+        seen_sha256: None,
+    };
+    let d = review::decide(&Store::new(ws), spec, target, &verdict).map_err(|e| e.to_string())?;
+    let verb = if approve {
+        "approved"
+    } else {
+        "changes requested for"
+    };
+    Ok(format!(
+        "{verb} {} (sha256 {}), recorded in spec.json
+next for the assistant: {}
+",
+        d.subject.path, d.subject.sha256, d.next
+    ))
 }
 
 fn severity_name(severity: Severity) -> &'static str {

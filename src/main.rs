@@ -2,6 +2,7 @@
 //! and map any error to an exit code. The only place that prints directly.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use mcp_server_spec::cli::{self, Command, Subcommand};
@@ -52,11 +53,24 @@ fn run() -> Result<ExitCode, Error> {
     }
     let workspace = open_workspace(&config)?;
     let spec = args.spec.as_deref();
+    if args.subcommand.reviews() {
+        // A person at a terminal, not a script or an assistant's shell (see commands::review).
+        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let approve = args.subcommand == Subcommand::Approve;
+        let (doc, note) = (args.doc.as_deref(), args.note.as_deref());
+        let text = commands::review(&workspace, approve, spec, doc, note, interactive)
+            .map_err(Error::usage)?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = match args.subcommand {
         Subcommand::Validate => commands::validate(&workspace, spec, args.json),
         Subcommand::Status => commands::status(&workspace, spec, args.json),
         Subcommand::Trace => commands::trace(&workspace, spec.unwrap_or_default(), args.json),
-        Subcommand::Serve | Subcommand::Healthcheck => unreachable!("handled above"),
+        Subcommand::Serve
+        | Subcommand::Healthcheck
+        | Subcommand::Approve
+        | Subcommand::RequestChanges => unreachable!("handled above"),
     }
     .map_err(|e| Error::usage(e.to_string()))?;
     print!("{}", outcome.text);
