@@ -162,10 +162,11 @@ fn sections(text: &str) -> Vec<(usize, Option<Op>)> {
         .filter(|l| !l.fenced)
         .filter_map(|l| {
             let (level, title) = markdown::heading(l.text)?;
-            if level > 2 {
+            let title = title.to_ascii_lowercase();
+            // `## Requirement 4` inside a section is a block, not a new section.
+            if level > 2 || title.starts_with("requirement") || title.starts_with("需求") {
                 return None;
             }
-            let title = title.to_ascii_lowercase();
             let op = if title.starts_with("added") {
                 Some(Op::Added)
             } else if title.starts_with("modified") {
@@ -242,19 +243,36 @@ pub fn merge_requirements(current: &str, delta: &Delta) -> Result<String, MergeE
             .take_while(|l| l.trim().is_empty())
             .count();
         if block.op == Op::Modified {
-            out.push_str(&block.text);
+            out.push_str(&relevel(&block.text, heading_level(lines[start])));
             out.push_str(&"\n".repeat(trailing.min(1)));
         }
         at = end;
     }
     out.push_str(&lines[at..].concat());
+    let level = doc
+        .requirements
+        .last()
+        .map_or(3, |r| heading_level(lines[r.line - 1]));
     for block in delta.blocks.iter().filter(|b| b.op == Op::Added) {
         if !out.is_empty() && !out.ends_with("\n\n") {
             out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
         }
-        out.push_str(&block.text);
+        out.push_str(&relevel(&block.text, level));
     }
     Ok(out)
+}
+
+fn heading_level(line: &str) -> usize {
+    markdown::heading(line).map_or(3, |(level, _)| level)
+}
+
+/// The block with its heading at `level`, so merged blocks match the document's layout.
+fn relevel(block: &str, level: usize) -> String {
+    let (first, rest) = block.split_once('\n').unwrap_or((block, ""));
+    match markdown::heading(first) {
+        Some((_, title)) => format!("{} {title}\n{rest}", "#".repeat(level)),
+        None => block.to_string(),
+    }
 }
 
 /// Tasks to reopen for a change: `(task ID, its line)` of every done task among `ids`.
@@ -390,6 +408,19 @@ mod tests {
             codes,
             [Code::GappedId],
             "numbers are never reused: 3 stays a gap"
+        );
+    }
+
+    #[test]
+    fn merged_blocks_take_the_documents_heading_level() {
+        let current = "## Requirement 1: A\n\n1. The app SHALL a\n\n## Requirement 2: B\n\n1. The app SHALL b\n";
+        let delta = "## MODIFIED Requirements\n\n### Requirement 1: A2\n\n1. The app SHALL a2\n\n## ADDED Requirements\n\n## Requirement 3: C\n\n1. The app SHALL c\n";
+        let d = check(delta);
+        assert_eq!(d.diagnostics, []);
+        let merged = merge_requirements(current, &d).expect("merges");
+        assert_eq!(
+            merged,
+            "## Requirement 1: A2\n\n1. The app SHALL a2\n\n## Requirement 2: B\n\n1. The app SHALL b\n\n## Requirement 3: C\n\n1. The app SHALL c\n"
         );
     }
 

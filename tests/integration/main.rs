@@ -1,6 +1,7 @@
 //! Integration tests: every test here spawns the real `mcp-server-spec` binary and talks
 //! to it over its real transports. One crate, so the binary is built once.
 
+mod approvals;
 mod deploy;
 mod http;
 mod http_client;
