@@ -6,6 +6,13 @@
 //! docs/2026-07-28/basic/versioning.mdx: a request carrying modern `_meta` is served
 //! statelessly; an `initialize` selects legacy semantics for the session (the stdio process
 //! or the HTTP session).
+//!
+//! Asking the user (elicitation, `ask.rs`) keeps that shape. In 2026-07-28 a question is
+//! just a result (`InputRequiredResult`). In a legacy session whose transport called
+//! [`Session::enable_server_requests`], `handle` parks the `tools/call` (no response),
+//! puts an `elicitation/create` request in the session's outbox for the transport to
+//! drain with [`Session::take_server_requests`], and answers the parked call as the reply
+//! to the `handle` call that receives the client's response to that request.
 
 pub mod ask;
 pub mod changes;
@@ -209,7 +216,10 @@ impl Server {
     }
 
     /// The one entry point: answers a decoded line or body. `None` means send nothing
-    /// (notifications, client responses, batches of notifications).
+    /// (notifications, batches of notifications, a call parked until the user answers).
+    /// A client response to one of our requests returns the parked call's response (with
+    /// the original call's id). After every call, send what
+    /// [`Session::take_server_requests`] returns.
     pub fn handle(
         &self,
         session: &mut Session,

@@ -335,7 +335,7 @@ fn prompts_record_the_users_choice() {
         text.starts_with("I reviewed specs/todo/requirements.md and approve it"),
         "{text}"
     );
-    assert!(text.contains("write design.md next"), "{text}");
+    assert!(text.contains("Next: write design.md (spec_guide"), "{text}");
     let doc = &f.state()["documents"]["requirements"];
     assert_eq!(doc["approval"]["channel"], "prompt");
     assert_eq!(f.state()["reviews"][0]["decision"], "approve");

@@ -1,7 +1,9 @@
 //! The spec-workflow domain: document parsing, the EARS linter, traceability and task
-//! tracking. It knows nothing about JSON-RPC, MCP or HTTP, and it does no I/O: every
-//! entry point takes document text (`&str`) or an already parsed document and returns a
-//! typed, serialisable result. The file store lives elsewhere.
+//! tracking, reviews and change requests. It knows nothing about JSON-RPC, MCP or HTTP.
+//! The checks do no I/O: every entry point takes document text (`&str`) or an already
+//! parsed document and returns a typed, serialisable result. Files are read and written
+//! only through `store.rs`, by the orchestrating modules (`workflow.rs`, `review.rs`,
+//! `changes.rs`).
 //!
 //! This file owns the types every document shares: [`Diagnostic`], its stable [`Code`],
 //! [`Severity`], the [`Document`] a diagnostic points into, and [`Citation`].
@@ -16,7 +18,11 @@
 //! and wording), `lint.rs` (the requirements report, placeholders), `design.rs`,
 //! `tasks.rs` (reading), `task_write.rs` (status edit, canonical rendering),
 //! `schedule.rs` (done-ness, next task, progress), `cycles.rs` (dependency knots),
-//! `trace.rs` (coverage matrix), `impact.rs` (what one change touches).
+//! `trace.rs` (coverage matrix), `impact.rs` (what one change touches), `bugfix.rs`
+//! (`bugfix.md` as three traceable behaviour sections), `delta.rs` (change-request text:
+//! ADDED / MODIFIED / REMOVED blocks and their merge). With the store: `workflow.rs`
+//! (a spec evaluated as a whole), `review.rs` (content-bound approvals, hash
+//! invalidation), `gates.rs` (strict / advisory / off), `changes.rs` (propose, apply).
 //!
 //! Conventions shared by every parser:
 //! - Lines are 1-based; `\r\n` and `\n` both end a line; a leading BOM is ignored.

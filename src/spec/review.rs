@@ -557,7 +557,7 @@ fn next_step(e: &Evaluation, target: Target, decision: Decision) -> String {
     });
     match later {
         Some(next) => format!(
-            "write {} next (spec_guide(phase=\"{}\", name=\"{}\"))",
+            "write {} (spec_guide(phase=\"{}\", name=\"{}\"))",
             next.file_name(),
             next.as_str(),
             e.name
