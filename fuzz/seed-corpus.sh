@@ -15,4 +15,8 @@ for p in specs/a.md ../etc/passwd /etc/passwd etc-link/passwd 'a/../../b' 'specs
     printf '%s' "$p" > "corpus/sandbox_resolve/$(printf '%s' "$p" | md5sum | cut -c1-12)"
 done
 printf 'a\0b' > corpus/sandbox_resolve/nul-byte
-echo "seeded: $(ls corpus/stdio_line | wc -l) stdio_line, $(ls corpus/sandbox_resolve | wc -l) sandbox_resolve"
+mkdir -p corpus/spec_documents
+for f in ../tests/fixtures/specs/*/*.md; do
+    cp "$f" "corpus/spec_documents/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+echo "seeded: $(ls corpus/spec_documents | wc -l) spec_documents, $(ls corpus/stdio_line | wc -l) stdio_line, $(ls corpus/sandbox_resolve | wc -l) sandbox_resolve"
