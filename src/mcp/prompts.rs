@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::mcp::error::McpError;
 use crate::mcp::version::ProtocolVersion;
 use crate::mcp::Server;
+use crate::spec::gates;
 use crate::spec::store::{DocKind, Kind, Store, DEFAULT_SPEC};
 use crate::spec::workflow::{evaluate, Loaded};
 
@@ -362,10 +363,19 @@ fn spec_continue(server: &Server, args: &Args<'_>) -> Result<String, McpError> {
     let loaded = Loaded::load(&store, spec).map_err(|e| McpError::invalid_params(e.to_string()))?;
     let e = evaluate(&loaded);
     let doc = DocKind::parse(e.phase.as_str());
-    let next = match doc {
-        Some(d) => format!("Continue with {}: write or fix it with spec_write. {WORKFLOW}", d.file_name()),
-        None => "All documents are in place: implement the tasks one at a time with task_next and task_update.".to_string(),
+    let (mut next, gate) = match doc {
+        Some(d) => (
+            format!("Continue with {}: write or fix it with spec_write. {WORKFLOW}", d.file_name()),
+            gates::before_write(&e, d, server.gates()),
+        ),
+        None => (
+            "All documents are in place: implement the tasks one at a time with task_next and task_update.".to_string(),
+            gates::before_implement(&e, server.gates()),
+        ),
     };
+    if !gate.clear() {
+        next = format!("{}\n\n{next}", gate.explain(name, "the next step"));
+    }
     Ok(format!(
         "Continue the spec '{name}'.\n\n{next}{}{}",
         diagnostics(server, name),

@@ -391,3 +391,32 @@ fn prompts_refuse_what_cannot_be_approved() {
     }
     assert!(f.state().get("reviews").is_none(), "nothing recorded");
 }
+
+#[test]
+fn spec_continue_names_the_gate_before_the_next_document() {
+    let mut f = Fixture::new(GateMode::Strict);
+    f.initialize("2025-11-25", json!({}));
+    let text = |f: &mut Fixture| {
+        let (_, _, r) = f.send(&prompt(1, "spec-continue", json!({"name": "todo"})));
+        r["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = text(&mut f);
+    assert!(
+        before.contains("Refused by strict review gates")
+            && before.contains("requirements.md (draft"),
+        "{before}"
+    );
+    f.send(&prompt(
+        2,
+        "spec-approve",
+        json!({"name": "todo", "doc": "requirements"}),
+    ));
+    let after = text(&mut f);
+    assert!(
+        !after.contains("review gates") && after.contains("Continue with design.md"),
+        "{after}"
+    );
+}
