@@ -151,6 +151,13 @@ pub const OPTIONS: &[OptSpec] = &[
         "review gates: strict holds work until earlier documents are approved, advisory warns",
     ),
     opt(
+        "state-key-file",
+        "MCP_STATE_KEY_FILE",
+        "PATH",
+        "random per process",
+        "secret sealing 2026-07-28 requestState; share it across replicas of one endpoint",
+    ),
+    opt(
         "max-line-bytes",
         "MCP_MAX_LINE_BYTES",
         "SIZE",

@@ -47,6 +47,18 @@ pub struct Config {
     pub tools: String,
     /// Review gates (`--gates`): strict unless the operator chose otherwise.
     pub gates: GateMode,
+    /// The `requestState` secret (`--state-key-file`); `None`: random per process.
+    pub state_key: Option<Secret>,
+}
+
+/// Secret bytes that never show up in `Debug` output (logs, panics).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// Where option values come from: flags first, then the environment.
@@ -112,6 +124,7 @@ impl Config {
             http: HttpOptions::resolve(&src)?,
             tools: tool_profile(&src)?,
             gates: gate_mode(&src)?,
+            state_key: state_key(&src)?,
         };
         config.check_tls_pair()?;
         Ok(config)
@@ -215,6 +228,26 @@ fn gate_mode(src: &Sources<'_>) -> Result<GateMode, Error> {
             GateMode::parse(&v).ok_or_else(|| bad("gates", &v, "expected strict, advisory or off"))
         }
     }
+}
+
+/// Shortest `--state-key-file` secret accepted, in bytes.
+pub const MIN_STATE_KEY_BYTES: usize = 16;
+
+fn state_key(src: &Sources<'_>) -> Result<Option<Secret>, Error> {
+    let Some(path) = src.get("state-key-file") else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::usage(format!("--state-key-file: cannot read '{path}': {e}")))?;
+    let secret = bytes.trim_ascii().to_vec();
+    if secret.len() < MIN_STATE_KEY_BYTES {
+        return Err(bad(
+            "state-key-file",
+            &path,
+            &format!("the secret must be at least {MIN_STATE_KEY_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(Secret(secret)))
 }
 
 /// Default cap on one HTTP request body (4 MiB).
@@ -404,6 +437,47 @@ mod tests {
         assert_eq!(c.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
         assert_eq!(c.max_line_bytes, DEFAULT_MAX_LINE_BYTES);
         assert!(c.workspace.is_absolute());
+    }
+
+    #[test]
+    fn review_gates_and_state_key() {
+        let c = resolve(&["--workspace", "."], &[("MCP_GATES", "advisory")]).expect("valid");
+        assert_eq!((c.gates, c.state_key), (GateMode::Advisory, None));
+        let e = resolve(&["--workspace", ".", "--gates", "lax"], &[]).expect_err("bad mode");
+        assert!(
+            e.to_string().starts_with("--gates: invalid value 'lax'"),
+            "{e}"
+        );
+        let dir = std::env::temp_dir().join(format!("mcp-config-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (good, short) = (dir.join("good"), dir.join("short"));
+        std::fs::write(&good, "0123456789abcdef0123\n").expect("write");
+        std::fs::write(&short, "tiny").expect("write");
+        let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+        let c = resolve(
+            &["--workspace", "."],
+            &[("MCP_STATE_KEY_FILE", &path(&good))],
+        )
+        .expect("valid");
+        let key = c.state_key.expect("a key");
+        assert_eq!(key.0, b"0123456789abcdef0123");
+        assert_eq!(format!("{key:?}"), "Secret(<redacted>)");
+        let e = resolve(
+            &["--workspace", ".", "--state-key-file", &path(&short)],
+            &[],
+        )
+        .expect_err("short");
+        assert!(e.to_string().contains("at least 16 bytes"), "{e}");
+        let e = resolve(
+            &["--workspace", ".", "--state-key-file", "/nonexistent/key"],
+            &[],
+        )
+        .expect_err("missing");
+        assert!(
+            e.to_string().starts_with("--state-key-file: cannot read"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -91,9 +91,12 @@ fn serve(config: &Config) -> Result<(), Error> {
     let workspace = open_workspace(config)?;
     log::info!("workspace root: {}", workspace.root().display());
     let tools = tools::select(&config.tools).map_err(|e| Error::usage(format!("--tools: {e}")))?;
-    let server = Server::new(workspace)
+    let mut server = Server::new(workspace)
         .with_tools(tools)
         .with_gates(config.gates);
+    if let Some(secret) = &config.state_key {
+        server = server.with_state_key(&secret.0);
+    }
     log::info!("review gates: {}", config.gates.as_str());
     match config.transport {
         Transport::Stdio => {

@@ -13,7 +13,7 @@
 //!   `elicitation` capability (form mode) gets -32021 (basic/index.mdx, `_meta`).
 //! - **2025-06-18 and 2025-11-25** (client/elicitation.mdx): the server sends an
 //!   `elicitation/create` request to a client that declared the capability, on a
-//!   transport that can carry it ([`Session::enable_server_requests`]). The tool call is
+//!   transport that can carry it ([`Session::set_server_requests`]). The tool call is
 //!   parked in the [`Session`] under the id of that request and answered when the
 //!   client's response arrives through [`Server::handle`]. The request goes out through
 //!   the session's outbox ([`Session::take_server_requests`]), which the transport drains
@@ -123,12 +123,13 @@ struct Parked {
 }
 
 impl Session {
-    /// Declares that this session's transport delivers server→client requests (drained
-    /// with [`Session::take_server_requests`] after every `handle` call) and feeds the
-    /// client's responses back into `handle` on this same session. stdio always can; the
-    /// HTTP transport can while it holds an SSE stream for the session.
-    pub fn enable_server_requests(&mut self) {
-        self.outbox.enabled = true;
+    /// Declares whether this session's transport delivers server→client requests
+    /// (drained with [`Session::take_server_requests`] after every `handle` call) and
+    /// feeds the client's responses back into `handle` on this same session. Read when a
+    /// request is routed, so a transport may set it per request: stdio always can; the
+    /// HTTP transport can when the POST may be answered with an SSE stream.
+    pub fn set_server_requests(&mut self, enabled: bool) {
+        self.outbox.enabled = enabled;
     }
 
     /// Server→client requests to send now, oldest first (after the notifications that

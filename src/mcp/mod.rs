@@ -9,7 +9,7 @@
 //!
 //! Asking the user (elicitation, `ask.rs`) keeps that shape. In 2026-07-28 a question is
 //! just a result (`InputRequiredResult`). In a legacy session whose transport called
-//! [`Session::enable_server_requests`], `handle` parks the `tools/call` (no response),
+//! [`Session::set_server_requests`], `handle` parks the `tools/call` (no response),
 //! puts an `elicitation/create` request in the session's outbox for the transport to
 //! drain with [`Session::take_server_requests`], and answers the parked call as the reply
 //! to the `handle` call that receives the client's response to that request.
@@ -191,6 +191,14 @@ impl Server {
             gates: GateMode::default(),
             state_key: ask::random_key(),
         }
+    }
+
+    /// Seals 2026-07-28 `requestState` with a key derived from `secret` instead of a
+    /// random per-process one, so replicas behind one endpoint accept each other's
+    /// retries (`--state-key-file`).
+    pub fn with_state_key(mut self, secret: &[u8]) -> Server {
+        self.state_key = crate::sha256::sha256(secret);
+        self
     }
 
     /// Sets the review gate mode (`--gates`).

@@ -31,7 +31,7 @@ impl Fixture {
             .write_doc(&spec, DocKind::Requirements, REQUIREMENTS)
             .expect("write");
         let mut session = Session::default();
-        session.enable_server_requests();
+        session.set_server_requests(true);
         Fixture {
             server,
             session,
@@ -418,5 +418,35 @@ fn spec_continue_names_the_gate_before_the_next_document() {
     assert!(
         !after.contains("review gates") && after.contains("Continue with design.md"),
         "{after}"
+    );
+}
+
+#[test]
+fn replicas_sharing_a_state_key_accept_each_others_retries() {
+    let caps = json!({"elicitation": {}});
+    let secret = b"a shared secret of enough bytes";
+    let mut first = Fixture::new(GateMode::Strict);
+    first.server =
+        Server::new(Workspace::new(&first.dir, 1 << 20).expect("workspace")).with_state_key(secret);
+    let (_, _, r) = first.send(&modern_call(1, caps.clone(), Value::Null));
+    let state = r["result"]["requestState"].clone();
+    let answer = json!({"review": {"action": "accept", "content": {"decision": "approve"}}});
+    let retry = modern_call(
+        2,
+        caps,
+        json!({"requestState": state, "inputResponses": answer}),
+    );
+
+    // Another instance with its own random key refuses the state…
+    let mut other = Fixture::new(GateMode::Strict);
+    other.server = Server::new(Workspace::new(&first.dir, 1 << 20).expect("workspace"));
+    assert_eq!(other.send(&retry).2["error"]["code"], -32602);
+    // …one configured with the same secret completes the call.
+    other.server =
+        Server::new(Workspace::new(&first.dir, 1 << 20).expect("workspace")).with_state_key(secret);
+    let (_, _, done) = other.send(&retry);
+    assert_eq!(
+        done["result"]["structuredContent"]["status"], "approved",
+        "{done}"
     );
 }

@@ -44,7 +44,7 @@ fn serve_inner<R: Read, W: Write>(
     let mut session = Session::default();
     // One peer, one pipe each way: server→client requests (elicitation) can always go
     // out, and the client's responses come back on stdin into this same session.
-    session.enable_server_requests();
+    session.set_server_requests(true);
     let mut line = Vec::new();
     loop {
         if reader.buffer().is_empty() {
