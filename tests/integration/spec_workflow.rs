@@ -195,7 +195,11 @@ fn a_whole_feature_from_init_to_the_last_task() {
     );
     assert_eq!(r["structuredContent"]["phase"], "implement");
     let r = call_tool(&mut s, 107, "task_next", json!({"name": "todo-cli"}));
-    assert_eq!(r["structuredContent"]["task"], Value::Null, "tasks.md not approved yet");
+    assert_eq!(
+        r["structuredContent"]["task"],
+        Value::Null,
+        "tasks.md not approved yet"
+    );
     approve(&mut s, 108, "tasks");
 
     let r = call_tool(&mut s, 8, "spec_validate", json!({"name": "todo-cli"}));
