@@ -106,8 +106,17 @@ pub struct Outbox {
     /// The transport delivers server requests and routes the responses back.
     enabled: bool,
     next: u64,
-    requests: Vec<Request>,
+    requests: Vec<ServerRequest>,
     parked: Vec<Parked>,
+}
+
+/// A server→client request to send, and the client request it belongs to: the HTTP
+/// transport writes it on the SSE stream of that request's POST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRequest {
+    /// The id of the client's request (a `tools/call`) that is waiting for the answer.
+    pub for_call: Id,
+    pub request: Request,
 }
 
 /// A tool call waiting for the client's response to our request.
@@ -133,8 +142,8 @@ impl Session {
     }
 
     /// Server→client requests to send now, oldest first (after the notifications that
-    /// `handle` already passed to the sink).
-    pub fn take_server_requests(&mut self) -> Vec<Request> {
+    /// `handle` already passed to the sink), each with the client request it serves.
+    pub fn take_server_requests(&mut self) -> Vec<ServerRequest> {
         std::mem::take(&mut self.outbox.requests)
     }
 
@@ -265,10 +274,13 @@ impl Server {
                 let outbox = &mut session.outbox;
                 outbox.next += 1;
                 let request_id = Id::Str(format!("elicit-{}", outbox.next));
-                outbox.requests.push(Request {
-                    id: request_id.clone(),
-                    method: "elicitation/create".into(),
-                    params: Some(elicit_params(ctx.version, &asked.question)),
+                outbox.requests.push(ServerRequest {
+                    for_call: call_id.clone(),
+                    request: Request {
+                        id: request_id.clone(),
+                        method: "elicitation/create".into(),
+                        params: Some(elicit_params(ctx.version, &asked.question)),
+                    },
                 });
                 outbox.parked.push(Parked {
                     request_id,
@@ -388,6 +400,25 @@ impl Server {
                 Some(Response::err(Some(parked.call_id), e.to_error_object()))
             }
         }
+    }
+
+    /// Ends every tool call of a closing session that still waits for the user (server
+    /// shutdown, session expiry): the responses to send before the stream closes, each a
+    /// tool error saying the question went unanswered.
+    pub fn end_waiting_calls(&self, session: &mut Session) -> Vec<Response> {
+        let version = session
+            .legacy_version()
+            .unwrap_or(ProtocolVersion::NEWEST_LEGACY);
+        session
+            .outbox
+            .parked
+            .drain(..)
+            .map(|p| {
+                let text = "the server stopped waiting before the user answered; nothing was \
+                            recorded. Call the tool again to ask once more.";
+                Response::ok(p.call_id, ToolOutput::error(text).into_result(version))
+            })
+            .collect()
     }
 
     /// `notifications/cancelled` for a parked call: forget it and withdraw our request.

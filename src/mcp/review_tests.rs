@@ -50,7 +50,7 @@ impl Fixture {
             .session
             .take_server_requests()
             .iter()
-            .map(|r| serde_json::from_str(&encode(r)).expect("json"))
+            .map(|r| serde_json::from_str(&encode(&r.request)).expect("json"))
             .collect();
         let reply = match reply {
             Some(Outgoing::Single(r)) => serde_json::from_str(&encode(&r)).expect("json"),
@@ -187,6 +187,28 @@ fn legacy_answers_that_record_nothing_or_refuse() {
     let doc = &f.state()["documents"]["requirements"];
     assert_eq!(doc["note"], "Add a limit on title length");
     assert!(doc.get("approval").is_none());
+}
+
+#[test]
+fn server_requests_name_their_call_and_waiting_calls_end_on_shutdown() {
+    let mut f = Fixture::new(GateMode::Strict);
+    f.initialize("2025-11-25", json!({"elicitation": {}}));
+    let incoming = decode(review_call(9).to_string().as_bytes()).expect("valid");
+    assert!(f
+        .server
+        .handle(&mut f.session, incoming, &mut |_| {})
+        .is_none());
+    let pending = f.session.take_server_requests();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].for_call, crate::jsonrpc::Id::Int(9));
+    let ended = f.server.end_waiting_calls(&mut f.session);
+    assert_eq!(ended.len(), 1);
+    let ended: Value = serde_json::from_str(&encode(&ended[0])).expect("json");
+    assert_eq!(
+        (ended["id"].clone(), ended["result"]["isError"].clone()),
+        (json!(9), json!(true))
+    );
+    assert_eq!(f.session.waiting_calls().count(), 0);
 }
 
 #[test]

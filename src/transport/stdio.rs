@@ -97,8 +97,8 @@ fn handle_line<W: Write>(
         Some(Outgoing::Single(response)) => write_line(output, &response)?,
         Some(Outgoing::Batch(responses)) => write_line(output, &responses)?,
     }
-    for request in session.take_server_requests() {
-        write_line(output, &request)?;
+    for pending in session.take_server_requests() {
+        write_line(output, &pending.request)?;
     }
     Ok(())
 }
