@@ -124,7 +124,11 @@ def dump(model: Any) -> Any:
 
 def sample_value(schema: dict[str, Any] | None) -> Any:
     """An argument for a prompt or tool named nowhere in expected.json, from its schema."""
-    kind = (schema or {}).get("type")
+    schema = schema or {}
+    # An enum admits only its listed values: a made-up string would be a protocol error.
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
     return {"array": [], "boolean": False, "integer": 1, "number": 1, "object": {}}.get(kind, "interop sample")
 
 

@@ -192,6 +192,8 @@ function textOf(result) {
 
 /** Arguments for a prompt or tool named nowhere in expected.json, made from what it lists. */
 function sampleValue(schema) {
+    // An enum admits only its listed values: a made-up string would be a protocol error.
+    if (Array.isArray(schema?.enum) && schema.enum.length > 0) return schema.enum[0];
     switch (schema?.type) {
         case 'array': return [];
         case 'boolean': return false;
