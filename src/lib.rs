@@ -22,4 +22,5 @@ pub mod sha256;
 pub mod signals;
 pub mod spec;
 pub mod transport;
+pub mod ui;
 pub mod workspace;

@@ -11,3 +11,4 @@ mod schema_check;
 mod spec_workflow;
 mod stdio;
 mod support;
+mod ui;

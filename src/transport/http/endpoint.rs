@@ -128,6 +128,9 @@ fn route(app: &Arc<App>, request: Request, entry: &Arc<ConnEntry>, answered: Ans
     match path.as_str() {
         "/mcp" => mcp(app, request, &cors, answered),
         "/health" | "/info" => ops_endpoint(app, request, &path, &cors),
+        p if p == "/ui" || p.starts_with("/ui/") => {
+            super::ui::route(app, request, p, &cors, answered)
+        }
         _ => Outcome::sent(
             request,
             Reply::json(404, &ops::not_found(&path)).with_headers(&cors),

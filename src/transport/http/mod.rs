@@ -23,6 +23,8 @@ mod relay;
 mod respond;
 mod sessions;
 mod sse;
+mod ui;
+mod ui_events;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,6 +64,8 @@ pub struct App {
     tls: bool,
     max_body: u64,
     started: Instant,
+    /// The dashboard at `/ui` (ui.rs).
+    ui: ui::Dashboard,
 }
 
 impl App {
@@ -134,6 +138,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     } else {
         opts.allowed_origins.clone()
     };
+    let ui = ui::Dashboard::new(server.workspace.root());
     let app = Arc::new(App {
         server: Arc::new(server),
         sessions: Sessions::new(opts.session_timeout).with_instance_id(opts.instance_id.as_deref()),
@@ -144,6 +149,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         tls: tls.is_some(),
         max_body: opts.max_body_bytes,
         started: Instant::now(),
+        ui,
     });
     let front_ctx = Arc::new(FrontCtx {
         registry: Arc::clone(&registry),
@@ -220,6 +226,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     backend.unblock();
     let _ = dispatcher.join();
     app.streams.join_all();
+    app.ui.stop();
     signal_listener.close();
     log::info!("stopped");
     result
