@@ -5,6 +5,7 @@ mod approvals;
 mod deploy;
 mod http;
 mod http_client;
+mod http_elicitation;
 mod http_limits;
 mod https;
 mod schema_check;

@@ -12,6 +12,7 @@
 //! `--shutdown-timeout`, close the rest, join the threads, and return (exit 0).
 //! If tiny_http's accept thread ever dies, the server exits 1 so a supervisor restarts it.
 
+mod elicit;
 mod endpoint;
 mod front;
 mod head;
@@ -66,6 +67,8 @@ pub struct App {
     started: Instant,
     /// The dashboard at `/ui` (ui.rs).
     ui: ui::Dashboard,
+    /// Streams of tool calls parked on a question to the user (elicit.rs).
+    parked: elicit::Parked,
 }
 
 impl App {
@@ -150,6 +153,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         max_body: opts.max_body_bytes,
         started: Instant::now(),
         ui,
+        parked: elicit::Parked::default(),
     });
     let front_ctx = Arc::new(FrontCtx {
         registry: Arc::clone(&registry),

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tiny_http::Request;
 
+use super::elicit;
 use super::endpoint::{busy_streams, header_version, Outcome, RETRY_AFTER_SECONDS};
 use super::headers::{self, Accepts, McpHeaders};
 use super::respond::{self, header, Answered, Headers, Reply};
@@ -258,6 +259,35 @@ impl Post<'_> {
                 ),
             ));
         }
+        match &incoming {
+            Incoming::Single(Message::Response(_)) => {
+                let outcome = elicit::client_response(
+                    self.app,
+                    &id,
+                    &slot,
+                    incoming,
+                    self.request,
+                    self.cors,
+                );
+                drop(self.answered);
+                return outcome;
+            }
+            Incoming::Single(Message::Request(r)) if self.accepts.sse => {
+                let method = r.method.clone();
+                let live = self.wants_sse(r.params.as_ref());
+                let call = elicit::Call {
+                    app: self.app,
+                    session_id: id,
+                    slot,
+                    request: self.request,
+                    headers: self.cors.clone(),
+                    live,
+                    answered: self.answered,
+                };
+                return call.run(incoming).named(&method);
+            }
+            _ => {}
+        }
         let (method, params) = match &incoming {
             Incoming::Single(Message::Request(r)) => (Some(r.method.clone()), r.params.clone()),
             Incoming::Single(Message::Notification(n)) => (Some(n.method.clone()), None),
@@ -365,7 +395,7 @@ impl Post<'_> {
     }
 }
 
-fn outgoing_reply(outgoing: &Outgoing, modern: bool) -> Reply {
+pub(super) fn outgoing_reply(outgoing: &Outgoing, modern: bool) -> Reply {
     match outgoing {
         Outgoing::Single(r) => Reply::rpc(respond::status_for(r, modern), r),
         Outgoing::Batch(rs) => Reply::rpc(200, rs),

@@ -109,6 +109,14 @@ impl Sessions {
         self.map().contains_key(id)
     }
 
+    /// Whether the session is live, expiring idle ones first (unlike [`Sessions::get`], it
+    /// does not count as use: a call parked on the user must not keep its session alive).
+    pub fn live(&self, id: &str) -> bool {
+        let mut map = self.map();
+        self.expire(&mut map);
+        map.contains_key(id)
+    }
+
     /// Ends a session; false if it was not live.
     pub fn remove(&self, id: &str) -> bool {
         self.map().remove(id).is_some()
