@@ -18,6 +18,7 @@ pub mod ask;
 pub mod changes;
 pub mod completion;
 pub mod error;
+pub mod extension;
 pub mod meta;
 pub mod prompts;
 pub mod resources;
@@ -83,6 +84,8 @@ pub struct Server {
     gates: GateMode,
     /// Seals `requestState` of 2026-07-28 multi round-trip requests (see `ask.rs`).
     state_key: [u8; 32],
+    /// A library user's methods, answered before the core's table (none in the product).
+    extension: Option<Box<dyn extension::Extension>>,
 }
 
 /// What one connection has negotiated. Modern requests never read it.
@@ -190,7 +193,15 @@ impl Server {
             changes: changes::ChangeFeed::default(),
             gates: GateMode::default(),
             state_key: ask::random_key(),
+            extension: None,
         }
+    }
+
+    /// Installs a library user's [`extension::Extension`]: its methods are answered before
+    /// the core's, and it may add capabilities. The product binary installs none.
+    pub fn with_extension(mut self, extension: Box<dyn extension::Extension>) -> Server {
+        self.extension = Some(extension);
+        self
     }
 
     /// Seals 2026-07-28 `requestState` with a key derived from `secret` instead of a
@@ -507,6 +518,13 @@ impl Server {
         modern: bool,
     ) -> Result<Reply, McpError> {
         let version = ctx.version;
+        if let Some(answer) = self
+            .extension
+            .as_ref()
+            .and_then(|x| x.handle(ctx, method, params))
+        {
+            return answer.map(Reply::Now);
+        }
         let (mut result, ttl_ms) = match method {
             "ping" if !modern => (json!({}), None),
             "server/discover" if modern => (self.discover(), Some(meta::LIST_TTL_MS)),
@@ -597,16 +615,25 @@ impl Server {
         });
         Ok(json!({
             "protocolVersion": version.as_str(),
-            "capabilities": capabilities(),
+            "capabilities": self.capabilities(),
             "serverInfo": meta::server_info(version),
             "instructions": INSTRUCTIONS,
         }))
     }
 
+    /// What we implement, plus what an installed extension adds.
+    fn capabilities(&self) -> Value {
+        let mut caps = capabilities();
+        if let (Some(x), Some(map)) = (&self.extension, caps.as_object_mut()) {
+            x.capabilities(map);
+        }
+        caps
+    }
+
     fn discover(&self) -> Value {
         json!({
             "supportedVersions": ProtocolVersion::all_strings(),
-            "capabilities": capabilities(),
+            "capabilities": self.capabilities(),
             "instructions": INSTRUCTIONS,
         })
     }

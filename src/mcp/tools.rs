@@ -58,6 +58,9 @@ pub struct Annotations {
 }
 
 type ToolFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>) -> ToolOutput;
+/// A tool that builds its whole `CallToolResult` (any content blocks: image, audio,
+/// embedded resources), for library users; the product's tools use [`Run::Now`].
+type ResultFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>) -> Value;
 /// An interactive tool: called with `None` first, then again with the user's answer.
 type AskFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>, Option<Answer<'_>>) -> Step;
 
@@ -67,6 +70,8 @@ pub enum Run {
     Now(ToolFn),
     /// May ask the user first (elicitation, see `ask.rs`); `key` names its question.
     Asks { key: &'static str, run: AskFn },
+    /// To completion, returning the `CallToolResult` as it goes on the wire.
+    Result(ResultFn),
 }
 
 /// One tool: metadata, schemas and its implementation.
@@ -241,6 +246,7 @@ pub(super) fn call(
         .unwrap_or_else(|| unreachable!("schema requires an object"));
     let output = match tool.call {
         Run::Now(run) => run(server, ctx, args),
+        Run::Result(run) => return Ok(Reply::Now(run(server, ctx, args))),
         Run::Asks { key, run } => {
             let answer = if ctx.version.is_modern() {
                 ask::answer_from_params(server, tool.name, key, args, params)?
