@@ -82,7 +82,9 @@ else
     (cd "$root" && cargo build --release --locked --quiet) >&2
     product="$root/target/release/mcp-server-spec"
 fi
-(cd fixture && cargo build --release --locked --quiet) >&2
+# Not --locked: the fixture's lock follows the product's, and a dependency the product adds
+# must not break this run (cargo only adds entries; versions already locked stay).
+(cd fixture && cargo build --release --quiet) >&2
 fixture="$here/fixture/target/release/mcp-conformance-fixture"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance.XXXXXX")"
