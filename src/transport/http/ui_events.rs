@@ -59,10 +59,12 @@ impl Watcher {
         let (stop_tx, stop_rx) = bounded::<()>(0);
         let root = self.root.clone();
         let feed = Arc::clone(&self.feed);
+        // The baseline is taken before this returns, so any change made after a page's
+        // stream opened is seen (taken on the new thread, it could race with that change).
+        let mut last = fingerprint(&root);
         let handle = thread::Builder::new()
             .name("ui-watcher".into())
             .spawn(move || {
-                let mut last = fingerprint(&root);
                 // Ends when the sender is dropped (Disconnected), never on a message.
                 while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(POLL_INTERVAL) {
                     let now = fingerprint(&root);
