@@ -11,7 +11,8 @@
 # pinned in package.json, locked in package-lock.json, and go to node_modules/ (git-ignored);
 # a stamp of the lock skips `npm ci` on a warm machine. Exits non-zero on any unexpected result
 # (a failure not in EXPECTED_FAIL, or an expected failure that now passes); the last line is
-# `conformance: N passed, M failed` (expected failures are counted as failed and listed).
+# `conformance: N passed, M failed`, M counting unexpected results (expected failures are
+# listed and counted on the line before).
 #
 # Environment: MCP_SERVER_BIN (product binary; skips its build), CONFORMANCE_KEEP=DIR (keep the
 # suite's per-scenario checks.json under DIR).
@@ -158,6 +159,7 @@ t0=$SECONDS
 run_target product "$product"
 run_target fixture "$fixture"
 printf '%s\n' "${rows[@]}"
-say "suite runs: $((SECONDS - t0)) s; $unexpected unexpected"
-echo "conformance: $passed passed, $failed failed"
+say "suite runs: $((SECONDS - t0)) s; $failed scenario(s) fail as expected (each explained in EXPECTED_FAIL above)"
+# The closing line counts what decides the run: passes, and results other than expected.
+echo "conformance: $passed passed, $unexpected failed"
 [ "$unexpected" = 0 ] && [ "$passed" -gt 0 ]
