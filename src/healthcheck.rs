@@ -193,13 +193,20 @@ fn tls_config(probe: &Probe) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
-    if probe.insecure {
-        let verifier = Arc::new(AnyCertificate(provider));
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth());
-    }
+    let trust = if probe.insecure {
+        Trust::Any
+    } else {
+        pinned_or_chain(probe, &provider)?
+    };
+    let verifier = Arc::new(Verifier { trust, provider });
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// The certificates of `--cacert` (or the system bundle) as pins and as trust anchors.
+fn pinned_or_chain(probe: &Probe, provider: &Arc<CryptoProvider>) -> Result<Trust, String> {
     let bundle = match &probe.cacert {
         Some(path) => path.clone(),
         None => SYSTEM_BUNDLES
@@ -208,43 +215,43 @@ fn tls_config(probe: &Probe) -> Result<ClientConfig, String> {
             .find(|p| p.is_file())
             .ok_or("no CA certificates found: pass --cacert FILE, or --insecure for a self-signed server")?,
     };
+    let bad = |e: &dyn std::fmt::Display| format!("--cacert {}: {e}", bundle.display());
     let mut roots = RootCertStore::empty();
     let mut pinned = Vec::new();
-    let certs = CertificateDer::pem_file_iter(&bundle)
-        .map_err(|e| format!("--cacert {}: {e}", bundle.display()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("--cacert {}: {e}", bundle.display()))?;
+    for cert in CertificateDer::pem_file_iter(&bundle).map_err(|e| bad(&e))? {
+        let cert = cert.map_err(|e| bad(&e))?;
         pinned.push(cert.clone().into_owned());
         // A v1 or otherwise unusual self-signed certificate may not be a valid trust anchor;
         // it can still be pinned.
         let _ = roots.add(cert);
     }
-    let webpki =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-            .build()
-            .map_err(|e| format!("--cacert {}: {e}", bundle.display()))?;
-    let verifier = Arc::new(PinnedOrChain {
-        pinned,
-        chain: webpki,
-        provider,
-    });
-    Ok(builder
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+    let chain = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+        .build()
+        .map_err(|e| bad(&e))?;
+    Ok(Trust::PinnedOrChain { pinned, chain })
 }
 
-/// Trusts a server whose certificate is exactly one of the `--cacert` certificates (a
-/// self-signed server: webpki refuses a CA certificate used as the end entity), and
-/// otherwise verifies the chain against them as trust anchors.
+/// Which server certificates the probe accepts.
 #[derive(Debug)]
-struct PinnedOrChain {
-    pinned: Vec<CertificateDer<'static>>,
-    chain: Arc<WebPkiServerVerifier>,
+enum Trust {
+    /// `--insecure`: any certificate.
+    Any,
+    /// Exactly one of the `--cacert` certificates (a self-signed server: webpki refuses a CA
+    /// certificate used as the end entity), or a chain to one of them.
+    PinnedOrChain {
+        pinned: Vec<CertificateDer<'static>>,
+        chain: Arc<WebPkiServerVerifier>,
+    },
+}
+
+/// Applies [`Trust`] to the certificate; the handshake signature is always checked.
+#[derive(Debug)]
+struct Verifier {
+    trust: Trust,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedOrChain {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -253,15 +260,17 @@ impl ServerCertVerifier for PinnedOrChain {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
-            .pinned
-            .iter()
-            .any(|p| p.as_ref() == end_entity.as_ref())
-        {
-            return Ok(ServerCertVerified::assertion());
+        match &self.trust {
+            Trust::Any => Ok(ServerCertVerified::assertion()),
+            Trust::PinnedOrChain { pinned, .. }
+                if pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                Ok(ServerCertVerified::assertion())
+            }
+            Trust::PinnedOrChain { chain, .. } => {
+                chain.verify_server_cert(end_entity, intermediates, name, ocsp, now)
+            }
         }
-        self.chain
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
     }
 
     fn verify_tls12_signature(
@@ -296,55 +305,6 @@ impl ServerCertVerifier for PinnedOrChain {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `--insecure`: any certificate, but a valid handshake signature.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
