@@ -86,6 +86,9 @@ pub struct Server {
     state_key: [u8; 32],
     /// A library user's methods, answered before the core's table (none in the product).
     extension: Option<Box<dyn extension::Extension>>,
+    /// The first `tools/list` page per revision, built once: the list is fixed for the life
+    /// of the process and rebuilding its schemas dominated the cost of the call.
+    tool_pages: [std::sync::OnceLock<Value>; ProtocolVersion::ALL.len()],
 }
 
 /// What one connection has negotiated. Modern requests never read it.
@@ -194,6 +197,7 @@ impl Server {
             gates: GateMode::default(),
             state_key: ask::random_key(),
             extension: None,
+            tool_pages: Default::default(),
         }
     }
 
@@ -226,7 +230,29 @@ impl Server {
     /// Restricts the tools offered (see `tools::select`).
     pub fn with_tools(mut self, tools: Vec<&'static tools::ToolDef>) -> Server {
         self.tools = tools;
+        self.tool_pages = Default::default();
         self
+    }
+
+    /// `tools/list` for `version`: the first page from the cache, later pages built.
+    fn tool_list(
+        &self,
+        params: Option<&Value>,
+        version: ProtocolVersion,
+    ) -> Result<Value, McpError> {
+        let describe = |t: &&'static tools::ToolDef| tools::describe(t, version);
+        if params.and_then(|p| p.get("cursor")).is_some() {
+            return list(params, &self.tools, "tools", describe);
+        }
+        let slot = ProtocolVersion::ALL
+            .iter()
+            .position(|v| *v == version)
+            .unwrap_or(0);
+        if let Some(page) = self.tool_pages[slot].get() {
+            return Ok(page.clone());
+        }
+        let page = list(params, &self.tools, "tools", describe)?;
+        Ok(self.tool_pages[slot].get_or_init(|| page).clone())
     }
 
     /// An offered tool by name.
@@ -529,9 +555,7 @@ impl Server {
             "ping" if !modern => (json!({}), None),
             "server/discover" if modern => (self.discover(), Some(meta::LIST_TTL_MS)),
             "tools/list" => {
-                let r = list(params, &self.tools, "tools", |t| {
-                    tools::describe(t, version)
-                })?;
+                let r = self.tool_list(params, version)?;
                 (r, Some(meta::LIST_TTL_MS))
             }
             "prompts/list" => {
