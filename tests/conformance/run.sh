@@ -32,15 +32,8 @@ server-sse-polling server-sse-multiple-streams dns-rebinding-protection"
 
 # Expected failures, "target:scenario", each with why. Anything else that fails fails the run.
 #
-# *:server-sse-multiple-streams: the suite POSTs `MCP-Protocol-Version: 2025-03-26` on a
-#   session that negotiated 2025-11-25, and our transport answers 400 (src/transport/http/
-#   post.rs: "MCP-Protocol-Version X does not match the session's negotiated Y", pinned by
-#   tests/integration/http.rs legacy_sessions). 2025-11-25 basic/transports.mdx: "The protocol
-#   version sent by the client SHOULD be the one negotiated during initialization" and "If the
-#   server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST
-#   respond with 400 Bad Request." The client breaks a SHOULD; the 400 for a supported but
-#   different revision is our stricter choice, not a MUST (the SDK servers accept it). Left to
-#   the transport's owners.
+# (server-sse-multiple-streams passes since the transport serves a supported
+#  MCP-Protocol-Version that differs from the session's under the negotiated revision.)
 # fixture:tools-call-with-logging: our HTTP transport answers a request as plain JSON unless the
 #   client sent a progressToken or accepts only SSE, and drops the request's notifications then
 #   (post.rs `run`). 2025-11-25 basic/transports.mdx: the server "MUST either return
@@ -49,13 +42,11 @@ server-sse-polling server-sse-multiple-streams dns-rebinding-protection"
 #   stream. Plain JSON is also what keeps the Python SDK's 1 MiB SSE-event cap from breaking
 #   large results (issue 7). Over stdio the same tool's notifications arrive.
 # fixture:tools-call-sampling, tools-call-elicitation, elicitation-sep1034-defaults,
-#   elicitation-sep1330-enums: server-to-client requests in a legacy HTTP session are not
-#   carried by our HTTP transport yet (in progress: HTTP elicitation); the core has
-#   elicitation (mcp/ask.rs, over stdio) but no sampling. 2025-11-25 client/sampling.mdx and
+#   elicitation-sep1330-enums: the fixture's tools for these are placeholders returning a tool
+#   error. HTTP elicitation now exists (transport/http/elicit.rs), so the three elicitation ones
+#   can become `Run::Asks` tools; the core has no sampling. 2025-11-25 client/sampling.mdx and
 #   client/elicitation.mdx: servers "MAY" request them; both are client features.
-EXPECTED_FAIL="product:server-sse-multiple-streams
-fixture:server-sse-multiple-streams
-fixture:tools-call-with-logging
+EXPECTED_FAIL="fixture:tools-call-with-logging
 fixture:tools-call-sampling
 fixture:tools-call-elicitation
 fixture:elicitation-sep1034-defaults

@@ -240,14 +240,16 @@ impl Post<'_> {
                 ))
             }
         };
+        // 2025-11-25 basic/transports.mdx: the client SHOULD send the negotiated revision, and
+        // the server MUST answer 400 only to an invalid or unsupported one (refused above).
+        // A supported but different revision is served under the session's negotiated one.
         if let Some(v) = version.filter(|v| *v != slot.version) {
-            return self.reply(Reply::rejected(
-                400,
-                format!(
-                    "MCP-Protocol-Version {v} does not match the session's negotiated {}",
-                    slot.version
-                ),
-            ));
+            log::debug!(
+                "session {}: MCP-Protocol-Version {v} differs from the negotiated {}; serving {}",
+                &id[..id.len().min(12)],
+                slot.version,
+                slot.version
+            );
         }
         match &incoming {
             Incoming::Single(Message::Response(_)) => {
