@@ -96,7 +96,10 @@ pub(super) struct Call<'a> {
 
 impl Call<'_> {
     pub(super) fn run(self, incoming: Incoming) -> Outcome {
-        let streamed = Outcome::streamed();
+        let streamed = Outcome {
+            status: 200,
+            mcp_method: None,
+        };
         let Call {
             app,
             session_id,
