@@ -17,7 +17,8 @@ pub struct OptSpec {
     pub long: &'static str,
     /// Environment variable read when the flag is absent (the flag wins).
     pub env: &'static str,
-    /// Placeholder shown in `--help`.
+    /// Placeholder shown in `--help`; empty for a switch, which takes no value
+    /// (`--disable-rest`; `--disable-rest=false` and the variable set to `false` also work).
     pub value: &'static str,
     /// Default shown in `--help` (the real default lives in `config`).
     pub default: &'static str,
@@ -48,7 +49,7 @@ pub const OPTIONS: &[OptSpec] = &[
     opt(
         "transport",
         "MCP_TRANSPORT",
-        "stdio|http-stream",
+        "stdio|http-stream|sse",
         "stdio",
         "transport to serve",
     ),
@@ -222,6 +223,27 @@ pub const OPTIONS: &[OptSpec] = &[
         "10s",
         "time a client has to send a request head",
     ),
+    opt(
+        "log-format",
+        "MCP_LOG_FORMAT",
+        "text|json",
+        "text",
+        "log line format (json: one object per line, for ELK)",
+    ),
+    opt(
+        "auth-token-file",
+        "MCP_AUTH_TOKEN_FILE",
+        "PATH",
+        "",
+        "bearer tokens (one per line) required on every HTTP endpoint but /health",
+    ),
+    opt(
+        "disable-rest",
+        "MCP_DISABLE_REST",
+        "",
+        "",
+        "turn off the REST mirror and the connection API (MCP only)",
+    ),
 ];
 
 /// The subcommands. Serving is the default; later work adds more here.
@@ -340,9 +362,17 @@ where
                 let Some(spec) = OPTIONS.iter().find(|o| o.long == name) else {
                     return Err(Error::usage(format!("unknown option '--{name}'")));
                 };
-                let value = parser.value()?.string().map_err(|_| {
-                    Error::usage(format!("--{}: value is not valid UTF-8", spec.long))
-                })?;
+                let value = if spec.value.is_empty() {
+                    parser.optional_value()
+                } else {
+                    Some(parser.value()?)
+                };
+                let value = match value {
+                    None => "true".to_string(),
+                    Some(v) => v.string().map_err(|_| {
+                        Error::usage(format!("--{}: value is not valid UTF-8", spec.long))
+                    })?,
+                };
                 let slot = values.entry(spec.long).or_default();
                 if !spec.repeatable {
                     slot.clear();
@@ -450,7 +480,11 @@ pub fn help_text() -> String {
         env!("CARGO_PKG_VERSION")
     );
     for o in OPTIONS {
-        let flag = format!("--{} <{}>", o.long, o.value);
+        let flag = if o.value.is_empty() {
+            format!("--{}", o.long)
+        } else {
+            format!("--{} <{}>", o.long, o.value)
+        };
         text.push_str(&format!("    {flag:<44} {}\n", o.help));
         let default = if o.default.is_empty() {
             String::new()
@@ -492,6 +526,16 @@ mod tests {
         let args = run(&[]);
         assert_eq!(args.subcommand, Subcommand::Serve);
         assert_eq!(args.get("port"), None);
+    }
+
+    #[test]
+    fn switches_take_no_value() {
+        let args = run(&["--disable-rest", "--port", "0"]);
+        assert_eq!(args.get("disable-rest"), Some("true"));
+        assert_eq!(args.get("port"), Some("0"));
+        let args = run(&["--disable-rest=false"]);
+        assert_eq!(args.get("disable-rest"), Some("false"));
+        assert!(help_text().contains("--disable-rest "));
     }
 
     #[test]

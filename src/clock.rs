@@ -20,6 +20,16 @@ pub fn rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds): log lines and the HTTP
+/// operations API.
+pub fn rfc3339_millis(time: SystemTime) -> String {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    let whole = rfc3339(time);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
 /// `civil_from_days` algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -47,5 +57,7 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(at(1_795_000_000), "2026-11-18T11:06:40Z");
         assert_eq!(at(4_102_444_799), "2099-12-31T23:59:59Z");
+        let precise = UNIX_EPOCH + Duration::from_millis(951_782_400_007);
+        assert_eq!(rfc3339_millis(precise), "2000-02-29T00:00:00.007Z");
     }
 }

@@ -11,6 +11,7 @@ use log::LevelFilter;
 
 use crate::cli::{Args, OPTIONS};
 use crate::error::Error;
+use crate::logging::LogFormat;
 use crate::spec::gates::GateMode;
 
 /// Default cap on a file written or read by the file tools (10 MiB).
@@ -25,6 +26,16 @@ pub const DEFAULT_PORT: u16 = 3001;
 pub enum Transport {
     Stdio,
     HttpStream,
+    /// The 2024-11-05 HTTP+SSE transport (`GET /sse`, `POST /messages`); served by the
+    /// same HTTP server as `HttpStream`, which answers those paths too.
+    Sse,
+}
+
+impl Transport {
+    /// The HTTP transports (both run `transport::http::serve`).
+    pub fn is_http(self) -> bool {
+        matches!(self, Transport::HttpStream | Transport::Sse)
+    }
 }
 
 /// The validated configuration every other module reads.
@@ -35,6 +46,8 @@ pub struct Config {
     pub port: u16,
     pub log_level: LevelFilter,
     pub log_file: Option<PathBuf>,
+    /// `--log-format`: text lines or JSON objects.
+    pub log_format: LogFormat,
     /// Canonical workspace root.
     pub workspace: PathBuf,
     pub ssl_keyfile: Option<PathBuf>,
@@ -90,7 +103,14 @@ impl Config {
         let transport = match src.get("transport").as_deref() {
             None | Some("stdio") => Transport::Stdio,
             Some("http-stream") | Some("http") => Transport::HttpStream,
-            Some(other) => return Err(bad("transport", other, "expected stdio or http-stream")),
+            Some("sse") => Transport::Sse,
+            Some(other) => {
+                return Err(bad(
+                    "transport",
+                    other,
+                    "expected stdio, http-stream or sse",
+                ))
+            }
         };
         let port = match src.get("port") {
             None => DEFAULT_PORT,
@@ -116,6 +136,7 @@ impl Config {
             port,
             log_level,
             log_file: src.get("log-file").map(PathBuf::from),
+            log_format: log_format(&src)?,
             workspace: check_workspace(&workspace)?,
             ssl_keyfile: src.get("ssl-keyfile").map(PathBuf::from),
             ssl_certfile: src.get("ssl-certfile").map(PathBuf::from),
@@ -212,6 +233,28 @@ pub fn probe_from_args(args: &Args) -> Result<crate::healthcheck::Probe, Error> 
     })
 }
 
+fn log_format(src: &Sources<'_>) -> Result<LogFormat, Error> {
+    match src.get("log-format") {
+        None => Ok(LogFormat::default()),
+        Some(v) => {
+            LogFormat::parse(&v).ok_or_else(|| bad("log-format", &v, "expected text or json"))
+        }
+    }
+}
+
+/// A switch (`--disable-rest`, or its variable set to true/false).
+fn switch(src: &Sources<'_>, flag: &str) -> Result<bool, Error> {
+    match src
+        .get(flag)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => Err(bad(flag, other, "expected true or false")),
+    }
+}
+
 fn tool_profile(src: &Sources<'_>) -> Result<String, Error> {
     let profile = src.get("tools").unwrap_or_else(|| "all".to_string());
     match crate::mcp::tools::select(&profile) {
@@ -277,6 +320,10 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// `--allowed-origin` values; empty means the localhost origins of the bound port.
     pub allowed_origins: Vec<String>,
+    /// `--auth-token-file`: bearer tokens every endpoint but `/health` requires.
+    pub auth_token_file: Option<PathBuf>,
+    /// `--disable-rest`: no REST mirror and no connection API (MCP-only deployments).
+    pub disable_rest: bool,
     /// `--instance-id`: prefix of legacy session ids ("ID."), so a proxy can send every
     /// request of a session to the instance that holds it.
     pub instance_id: Option<String>,
@@ -310,6 +357,8 @@ impl HttpOptions {
             header_timeout: duration(src, "header-timeout", DEFAULT_HEADER_TIMEOUT)?,
             allowed_origins,
             instance_id: instance_id(src)?,
+            auth_token_file: src.get("auth-token-file").map(PathBuf::from),
+            disable_rest: switch(src, "disable-rest")?,
         })
     }
 }
@@ -604,6 +653,35 @@ mod tests {
             full.extend_from_slice(&list);
             let err = resolve(&full, &[]).expect_err("must be rejected");
             assert!(err.to_string().starts_with(expected), "{list:?}: got {err}");
+        }
+    }
+
+    #[test]
+    fn operations_options() {
+        let c = resolve(&["--workspace", "."], &[]).expect("defaults");
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.http.disable_rest && c.http.auth_token_file.is_none());
+        let env = [
+            ("MCP_LOG_FORMAT", "json"),
+            ("MCP_DISABLE_REST", "true"),
+            ("MCP_AUTH_TOKEN_FILE", "/etc/tokens"),
+            ("MCP_TRANSPORT", "sse"),
+        ];
+        let c = resolve(&["--workspace", "."], &env).expect("env");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.http.disable_rest && c.transport == Transport::Sse && c.transport.is_http());
+        assert_eq!(c.http.auth_token_file, Some(PathBuf::from("/etc/tokens")));
+        let c = resolve(&["--workspace", ".", "--disable-rest=false"], &env).expect("flag wins");
+        assert!(!c.http.disable_rest);
+        for (arg, expected) in [
+            ("--log-format=xml", "--log-format: invalid value 'xml'"),
+            (
+                "--disable-rest=maybe",
+                "--disable-rest: invalid value 'maybe'",
+            ),
+        ] {
+            let err = resolve(&["--workspace", ".", arg], &[]).expect_err("must be rejected");
+            assert!(err.to_string().starts_with(expected), "{arg}: got {err}");
         }
     }
 

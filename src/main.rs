@@ -106,6 +106,6 @@ fn serve(config: &Config) -> Result<(), Error> {
             transport::stdio::serve(&server, stdin, stdout, config.max_line_bytes)
                 .map_err(|e| Error::io("stdio transport", e))
         }
-        Transport::HttpStream => transport::http::serve(server, config),
+        Transport::HttpStream | Transport::Sse => transport::http::serve(server, config),
     }
 }

@@ -96,10 +96,7 @@ pub(super) struct Call<'a> {
 
 impl Call<'_> {
     pub(super) fn run(self, incoming: Incoming) -> Outcome {
-        let streamed = Outcome {
-            status: 200,
-            mcp_method: None,
-        };
+        let streamed = Outcome::streamed();
         let Call {
             app,
             session_id,

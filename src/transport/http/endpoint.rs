@@ -1,5 +1,7 @@
-//! Request routing: policy checks every path shares (Origin, Host), the operational
-//! endpoints, and the MCP endpoint `/mcp` of both eras.
+//! Request routing: policy checks every path shares (Origin, Host, bearer token), the
+//! operational endpoints, the REST mirror and connection API, the legacy HTTP+SSE
+//! transport (`/sse`, `/messages`), and the MCP endpoint `/mcp` of both eras. Every
+//! request ends here with its access-log line and its metrics.
 //!
 //! - 2026-07-28 (docs/2026-07-28/basic/transports/streamable-http.mdx): stateless POST;
 //!   `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` must match the body (400 with
@@ -18,10 +20,11 @@ use tiny_http::{Method, Request};
 
 use super::front::ConnEntry;
 use super::headers;
+use super::metrics::{self, METRICS};
 use super::respond::{self, header, Access, Answered, Headers, Reply};
-use super::sessions::Lookup;
+use super::sessions::{Kind, Lookup};
 use super::sse::{self, SseWriter, StreamScope};
-use super::{ops, post, App};
+use super::{connections, legacy_sse, ops, post, rest, App};
 use crate::jsonrpc::Response;
 use crate::mcp::error::McpError;
 use crate::mcp::version::ProtocolVersion;
@@ -36,19 +39,42 @@ const CORS_MAX_AGE: &str = "86400";
 /// `Retry-After` seconds on 503.
 pub(super) const RETRY_AFTER_SECONDS: &str = "1";
 
-/// How one request was answered, for the access log.
+/// How one request was answered, for the access log and metrics.
 pub(super) struct Outcome {
     pub(super) status: u16,
     pub(super) mcp_method: Option<String>,
+    /// The core answered with a JSON-RPC error.
+    pub(super) rpc_error: bool,
 }
 
 impl Outcome {
     pub(super) fn sent(request: Request, reply: Reply) -> Outcome {
         let status = reply.status;
+        let rpc_error = reply.rpc_error;
         respond::send(request, reply);
         Outcome {
             status,
             mcp_method: None,
+            rpc_error,
+        }
+    }
+
+    /// A response that went out as an SSE stream (200; the stream writes the rest).
+    pub(super) fn streamed() -> Outcome {
+        Outcome {
+            status: 200,
+            mcp_method: None,
+            rpc_error: false,
+        }
+    }
+
+    fn metric(&self) -> metrics::Outcome {
+        if self.rpc_error {
+            metrics::Outcome::Error
+        } else if self.status >= 400 {
+            metrics::Outcome::Rejected
+        } else {
+            metrics::Outcome::Ok
         }
     }
 
@@ -60,23 +86,53 @@ impl Outcome {
 
 /// The worker entry point for one request.
 pub fn handle(app: &Arc<App>, request: Request) {
+    let started = Instant::now();
+    METRICS.started();
     let Some(entry) = app.registry.lookup(request.remote_addr()) else {
         log::warn!("refused a request that did not come through the front");
         respond::send(request, Reply::rejected(403, "forbidden"));
+        let (ops, rejected) = (metrics::Transport::Ops, metrics::Outcome::Rejected);
+        METRICS.finished(ops, None, rejected, 403, started.elapsed());
         return;
     };
     let answered = Answered(Arc::clone(&entry));
+    let path = path_of(request.url()).to_string();
+    let transport = transport_of(app, &path);
     let mut access = Access {
-        started: Instant::now(),
+        started,
         method: request.method().as_str().to_string(),
-        path: request.url().to_string(),
+        path,
         mcp_method: None,
         status: 0,
+        transport: transport.label(),
     };
-    let outcome = route(app, request, &entry, answered);
+    let outcome = route(app, request, &entry, answered, &access.path);
+    let method = outcome.mcp_method.as_deref();
+    METRICS.finished(
+        transport,
+        method,
+        outcome.metric(),
+        outcome.status,
+        started.elapsed(),
+    );
     access.status = outcome.status;
     access.mcp_method = outcome.mcp_method;
     access.log(&entry);
+}
+
+/// The path of a request target, without its query string.
+fn path_of(url: &str) -> &str {
+    url.split('?').next().unwrap_or_default()
+}
+
+/// The metrics `transport` a path belongs to.
+fn transport_of(app: &App, path: &str) -> metrics::Transport {
+    match path {
+        "/mcp" => metrics::Transport::StreamableHttp,
+        "/sse" | "/messages" | "/messages/" => metrics::Transport::Sse,
+        p if app.rest && (connections::serves(p) || rest::serves(p)) => metrics::Transport::Rest,
+        _ => metrics::Transport::Ops,
+    }
 }
 
 /// Answers 503 when the worker queue is full (called on the dispatcher thread).
@@ -85,19 +141,20 @@ pub fn overloaded(app: &App, request: Request) {
     let reply = Reply::rejected(503, "server busy: request queue full, retry later")
         .with_header("Retry-After", RETRY_AFTER_SECONDS);
     log::warn!("request queue full: answered 503");
+    METRICS.rejected(503);
     respond::send(request, reply);
     if let Some(entry) = entry {
         entry.finish_request();
     }
 }
 
-fn route(app: &Arc<App>, request: Request, entry: &Arc<ConnEntry>, answered: Answered) -> Outcome {
-    let path = request
-        .url()
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+fn route(
+    app: &Arc<App>,
+    request: Request,
+    entry: &Arc<ConnEntry>,
+    answered: Answered,
+    path: &str,
+) -> Outcome {
     let mut cors = Headers::new();
     if let Some(origin) = header(&request, "Origin") {
         if !headers::origin_allowed(origin, &app.allowed_origins) {
@@ -125,17 +182,52 @@ fn route(app: &Arc<App>, request: Request, entry: &Arc<ConnEntry>, answered: Ans
             }
         }
     }
-    match path.as_str() {
+    if let Some(reply) = authorize(app, &request, path) {
+        return Outcome::sent(request, reply.with_headers(&cors));
+    }
+    match path {
         "/mcp" => mcp(app, request, &cors, answered),
-        "/health" | "/info" => ops_endpoint(app, request, &path, &cors),
+        "/sse" | "/messages" | "/messages/" if *request.method() == Method::Options => preflight(
+            request,
+            &cors,
+            if path == "/sse" {
+                "GET, OPTIONS"
+            } else {
+                "POST, OPTIONS"
+            },
+        ),
+        "/sse" => legacy_sse::open(app, request, &cors, answered),
+        "/messages" | "/messages/" => legacy_sse::post(app, request, &cors),
+        "/health" | "/info" | "/metrics" => ops_endpoint(app, request, path, &cors),
+        p if app.rest && connections::serves(p) => {
+            connections::route(app, request, p, &cors, entry.peer)
+        }
+        p if app.rest && rest::serves(p) => rest::route(app, request, p, &cors),
         p if p == "/ui" || p.starts_with("/ui/") => {
             super::ui::route(app, request, p, &cors, answered)
         }
         _ => Outcome::sent(
             request,
-            Reply::json(404, &ops::not_found(&path)).with_headers(&cors),
+            Reply::json(404, &ops::not_found(path, app.rest)).with_headers(&cors),
         ),
     }
+}
+
+/// The bearer-token rule (`--auth-token-file`): every path but `/health` needs a valid
+/// token; CORS preflights carry no credentials (browsers never send them), so they pass.
+/// `None` when the request may go on, else the 401.
+fn authorize(app: &App, request: &Request, path: &str) -> Option<Reply> {
+    let tokens = app.auth.as_ref()?;
+    if path == "/health" || *request.method() == Method::Options {
+        return None;
+    }
+    let denied = tokens.check(header(request, "Authorization")).err()?;
+    let reply = if matches!(path, "/mcp" | "/messages" | "/messages/") {
+        Reply::rejected(401, denied.message())
+    } else {
+        rest::error(401, denied.message())
+    };
+    Some(reply.with_header("WWW-Authenticate", denied.challenge()))
 }
 
 fn ops_endpoint(app: &App, request: Request, path: &str, cors: &[(String, String)]) -> Outcome {
@@ -144,12 +236,26 @@ fn ops_endpoint(app: &App, request: Request, path: &str, cors: &[(String, String
             .with_header("Allow", "GET, HEAD");
         return Outcome::sent(request, reply);
     }
-    let body = if path == "/health" {
-        ops::health(&app.gauges())
-    } else {
-        ops::info(app.tls)
+    let reply = match path {
+        "/health" => Reply::json(200, &ops::health(&app.gauges())),
+        "/metrics" => Reply::text(200, METRICS.render(&app.gauges()), metrics::CONTENT_TYPE),
+        _ => Reply::json(200, &ops::info(app.served())),
     };
-    Outcome::sent(request, Reply::json(200, &body).with_headers(cors))
+    Outcome::sent(request, reply.with_headers(cors))
+}
+
+/// CORS preflight of the legacy SSE paths.
+fn preflight(request: Request, cors: &Headers, methods: &str) -> Outcome {
+    let mut reply = Reply::empty(204)
+        .with_headers(cors)
+        .with_header("Allow", methods);
+    if !cors.is_empty() {
+        reply = reply
+            .with_header("Access-Control-Allow-Methods", methods)
+            .with_header("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS)
+            .with_header("Access-Control-Max-Age", CORS_MAX_AGE);
+    }
+    Outcome::sent(request, reply)
 }
 
 fn mcp(app: &Arc<App>, request: Request, cors: &Headers, answered: Answered) -> Outcome {
@@ -257,16 +363,10 @@ fn get_stream(app: &Arc<App>, request: Request, cors: &Headers, answered: Answer
         return reject(request, busy_streams());
     };
     let Ok(mut out) = SseWriter::start(request, cors) else {
-        return Outcome {
-            status: 200,
-            mcp_method: None,
-        };
+        return Outcome::streamed();
     };
     if out.comment("stream open").is_err() {
-        return Outcome {
-            status: 200,
-            mcp_method: None,
-        };
+        return Outcome::streamed();
     }
     let thread_app = Arc::clone(app);
     let spawned = app.streams.spawn(permit, move || {
@@ -286,10 +386,7 @@ fn get_stream(app: &Arc<App>, request: Request, cors: &Headers, answered: Answer
     if let Err(e) = spawned {
         log::error!("cannot start a stream thread: {e}");
     }
-    Outcome {
-        status: 200,
-        mcp_method: None,
-    }
+    Outcome::streamed()
 }
 
 /// DELETE `/mcp`: ends a legacy session.
@@ -312,7 +409,7 @@ fn delete(app: &App, request: Request, cors: &Headers) -> Outcome {
             Reply::rejected(400, "bad request: Mcp-Session-Id header is required"),
         );
     };
-    if app.sessions.remove(&id) {
+    if app.sessions.remove_kind(&id, Kind::Streamable) {
         log::info!("session ended by the client");
         reject(request, Reply::empty(204))
     } else {

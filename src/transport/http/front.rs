@@ -290,6 +290,7 @@ pub fn accept_loop(
 fn admit(ctx: &Arc<FrontCtx>, sock: TcpStream, peer: SocketAddr, max_connections: usize) {
     if ctx.registry.count() >= max_connections {
         log::warn!("{peer}: connection refused: {max_connections} connections open");
+        super::metrics::METRICS.rejected(503);
         refuse(sock, ctx.tls.is_some());
         return;
     }

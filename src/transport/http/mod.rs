@@ -1,5 +1,7 @@
-//! The Streamable HTTP transport (`--transport http-stream`): both MCP eras on `/mcp`,
-//! plus `/health` and `/info`, over HTTP or HTTPS. Synchronous threads, no async runtime.
+//! The Streamable HTTP transport (`--transport http-stream`): both MCP eras on `/mcp`, the
+//! 2024-11-05 HTTP+SSE transport on `/sse` and `/messages` (also `--transport sse`), the
+//! operations API (`/health`, `/info`, `/metrics`, connections, the REST mirror), over
+//! HTTP or HTTPS, optionally behind a bearer token. Synchronous threads, no async runtime.
 //!
 //! ```text
 //! client ─TCP/TLS─> front (front.rs, relay.rs: accept, cap, TLS, deadlines, whole requests)
@@ -12,16 +14,22 @@
 //! `--shutdown-timeout`, close the rest, join the threads, and return (exit 0).
 //! If tiny_http's accept thread ever dies, the server exits 1 so a supervisor restarts it.
 
+mod auth;
+mod connections;
 mod elicit;
 mod endpoint;
 mod front;
 mod head;
 mod headers;
+mod legacy_sse;
+pub mod metrics;
 mod ops;
 mod pool;
 mod post;
+mod process;
 mod relay;
 mod respond;
+mod rest;
 mod sessions;
 mod sse;
 mod ui;
@@ -35,14 +43,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::error::Error;
 use crate::mcp::Server;
 use crate::signals::{self, Signal};
 use crate::transport::tls;
 use front::{FrontCtx, Registry};
+use metrics::METRICS;
 use pool::Pool;
-use sessions::Sessions;
+use sessions::{Reaper, Sessions};
 use sse::Streams;
 
 /// Bytes of request bodies the front may hold at once, at least this much (and at least
@@ -56,7 +65,8 @@ const WAKE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// State every worker shares.
 pub struct App {
     pub server: Arc<Server>,
-    sessions: Sessions,
+    /// The one registry: legacy MCP sessions of both transports and REST connections.
+    sessions: Arc<Sessions>,
     streams: Arc<Streams>,
     registry: Arc<Registry>,
     allowed_origins: Vec<String>,
@@ -69,17 +79,40 @@ pub struct App {
     ui: ui::Dashboard,
     /// Streams of tool calls parked on a question to the user (elicit.rs).
     parked: elicit::Parked,
+    /// `--auth-token-file`: the accepted bearer tokens.
+    auth: Option<auth::Tokens>,
+    /// The REST mirror and connection API are served (not `--disable-rest`).
+    rest: bool,
+    /// `--transport` as named: `http-stream` or `sse`.
+    transport: &'static str,
+    workers: usize,
+    queue_capacity: usize,
 }
 
 impl App {
     fn gauges(&self) -> ops::Gauges {
+        let counts = self.sessions.counts();
         ops::Gauges {
             uptime_seconds: self.started.elapsed().as_secs(),
-            sessions: self.sessions.count(),
+            sessions: counts.streamable,
+            sse_sessions: counts.sse,
+            rest_connections: counts.rest,
             streams: self.streams.active(),
             connections: self.registry.count(),
             busy: self.registry.busy(),
             tls: self.tls,
+            workers: self.workers,
+            queue_capacity: self.queue_capacity,
+            transport: self.transport,
+        }
+    }
+
+    fn served(&self) -> ops::Served {
+        ops::Served {
+            tls: self.tls,
+            rest: self.rest,
+            auth: self.auth.is_some(),
+            transport: self.transport,
         }
     }
 }
@@ -99,6 +132,10 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
             tls::Acceptor::load(cert, key).map_err(Error::usage)?,
         )),
         _ => None,
+    };
+    let auth = match &opts.auth_token_file {
+        Some(path) => Some(auth::Tokens::load(path).map_err(Error::usage)?),
+        None => None,
     };
     let (listener, activated) = match crate::transport::activation::inherited_listener()? {
         Some(listener) => (listener, true),
@@ -144,7 +181,9 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let ui = ui::Dashboard::new(server.workspace.root());
     let app = Arc::new(App {
         server: Arc::new(server),
-        sessions: Sessions::new(opts.session_timeout).with_instance_id(opts.instance_id.as_deref()),
+        sessions: Arc::new(
+            Sessions::new(opts.session_timeout).with_instance_id(opts.instance_id.as_deref()),
+        ),
         streams: Arc::new(Streams::new(opts.max_streams)),
         registry: Arc::clone(&registry),
         allowed_origins,
@@ -154,7 +193,18 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         started: Instant::now(),
         ui,
         parked: elicit::Parked::default(),
+        auth,
+        rest: !opts.disable_rest,
+        transport: if config.transport == Transport::Sse {
+            "sse"
+        } else {
+            "http-stream"
+        },
+        workers: opts.workers,
+        queue_capacity: opts.workers * pool::QUEUE_PER_WORKER,
     });
+    let mut reaper = Reaper::start(Arc::clone(&app.sessions))
+        .map_err(|e| Error::io("starting the session reaper", e))?;
     let front_ctx = Arc::new(FrontCtx {
         registry: Arc::clone(&registry),
         backend: backend_addr,
@@ -205,8 +255,18 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     };
     log::log!(
         level,
-        "listening on {scheme}://{bound} (MCP endpoint /mcp; {} workers, {max_connections} \
-         connections, {} streams{})",
+        "listening on {scheme}://{bound} (MCP endpoints /mcp and /sse{}{}; {} workers, \
+         {max_connections} connections, {} streams{})",
+        if app.rest {
+            "; REST API on"
+        } else {
+            "; REST API off"
+        },
+        if app.auth.is_some() {
+            "; bearer token required"
+        } else {
+            ""
+        },
         opts.workers,
         opts.max_streams,
         if activated {
@@ -216,7 +276,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         }
     );
 
-    let result = wait_for_stop(&control_rx, tls.as_deref());
+    let result = wait_for_stop(&control_rx, &app, tls.as_deref());
     log::info!(
         "shutting down: no new connections; in-flight requests get {:?}",
         opts.shutdown_timeout
@@ -231,25 +291,22 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let _ = dispatcher.join();
     app.streams.join_all();
     app.ui.stop();
+    reaper.stop();
     signal_listener.close();
     log::info!("stopped");
     result
 }
 
-/// Blocks until a terminating signal (`Ok`) or a fatal error (`Err`); reloads TLS on SIGHUP.
-fn wait_for_stop(control: &Receiver<Control>, tls: Option<&tls::Acceptor>) -> Result<(), Error> {
+/// Blocks until a terminating signal (`Ok`) or a fatal error (`Err`); reloads on SIGHUP.
+fn wait_for_stop(
+    control: &Receiver<Control>,
+    app: &App,
+    tls: Option<&tls::Acceptor>,
+) -> Result<(), Error> {
     for message in control {
         match message {
             Control::Signal(Signal::Terminate) => return Ok(()),
-            Control::Signal(Signal::Reload) => match tls {
-                Some(acceptor) => match acceptor.reload() {
-                    Ok(()) => log::info!("TLS certificate and key reloaded"),
-                    Err(e) => {
-                        log::error!("TLS reload failed, keeping the certificate in service: {e}")
-                    }
-                },
-                None => log::info!("SIGHUP: nothing to reload (plain HTTP)"),
-            },
+            Control::Signal(Signal::Reload) => reload(app, tls),
             Control::Fatal(why) => {
                 log::error!("{why}; exiting so a supervisor can restart the server");
                 return Err(Error::io(why, std::io::Error::other("listener failed")));
@@ -257,6 +314,37 @@ fn wait_for_stop(control: &Receiver<Control>, tls: Option<&tls::Acceptor>) -> Re
         }
     }
     Ok(())
+}
+
+/// SIGHUP: reopens `--log-file` (logrotate's `postrotate`), reloads the TLS pair and the
+/// token file. Whatever fails to load is logged and the old one stays in service.
+fn reload(app: &App, tls: Option<&tls::Acceptor>) {
+    let mut reloaded = false;
+    match crate::logging::reopen() {
+        Ok(true) => {
+            reloaded = true;
+            log::info!("log file reopened");
+        }
+        Ok(false) => {}
+        Err(e) => log::error!("cannot reopen the log file, still writing the old one: {e}"),
+    }
+    if let Some(acceptor) = tls {
+        reloaded = true;
+        match acceptor.reload() {
+            Ok(()) => log::info!("TLS certificate and key reloaded"),
+            Err(e) => log::error!("TLS reload failed, keeping the certificate in service: {e}"),
+        }
+    }
+    if let Some(tokens) = &app.auth {
+        reloaded = true;
+        match tokens.reload() {
+            Ok(n) => log::info!("bearer tokens reloaded: {n} accepted"),
+            Err(e) => log::error!("bearer token reload failed, keeping the tokens in service: {e}"),
+        }
+    }
+    if !reloaded {
+        log::info!("SIGHUP: nothing to reload (plain HTTP, no log file, no token file)");
+    }
 }
 
 /// Hands tiny_http's requests to the pool; 503 when its queue is full. Owns the pool and
@@ -277,7 +365,9 @@ fn spawn_dispatcher(
             loop {
                 match backend.recv() {
                     Ok(request) => {
+                        METRICS.queued();
                         if let Err(request) = pool.try_submit(request) {
+                            METRICS.unqueued();
                             endpoint::overloaded(&app, request);
                         }
                     }

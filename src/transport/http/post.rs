@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tiny_http::Request;
 
+use super::connections::session_client_info;
 use super::elicit;
 use super::endpoint::{busy_streams, header_version, Outcome, RETRY_AFTER_SECONDS};
 use super::headers::{self, Accepts, McpHeaders};
 use super::respond::{self, header, Answered, Headers, Reply};
-use super::sessions::Lookup;
+use super::sessions::{Kind, Lookup, NewEntry};
 use super::sse::{self, SseWriter, StreamScope};
 use super::App;
 use crate::jsonrpc::{self, code, Incoming, Message, Notification, Response};
@@ -187,19 +188,11 @@ impl Post<'_> {
         } = self;
         let mut out = match SseWriter::start(request, cors) {
             Ok(out) => out,
-            Err(_) => {
-                return Outcome {
-                    status: 200,
-                    mcp_method: None,
-                }
-            }
+            Err(_) => return Outcome::streamed(),
         };
         for n in &opening {
             if out.event(n).is_err() {
-                return Outcome {
-                    status: 200,
-                    mcp_method: None,
-                };
+                return Outcome::streamed();
             }
         }
         let thread_app = Arc::clone(app);
@@ -217,10 +210,7 @@ impl Post<'_> {
         if let Err(e) = spawned {
             log::error!("cannot start a stream thread: {e}");
         }
-        Outcome {
-            status: 200,
-            mcp_method: None,
-        }
+        Outcome::streamed()
     }
 
     fn legacy(self, incoming: Incoming, version: Option<ProtocolVersion>) -> Outcome {
@@ -317,7 +307,19 @@ impl Post<'_> {
             .handle(&mut session, incoming, &mut |n| notes.push(n));
         let mut cors = self.cors.clone();
         if let Some(version) = session.legacy_version() {
-            match self.app.sessions.insert(session, version) {
+            let client_info = session_client_info(
+                session.legacy().and_then(|l| l.client_info.as_ref()),
+                header(&self.request, "User-Agent"),
+                self.answered.0.peer,
+            );
+            let entry = NewEntry {
+                kind: Kind::Streamable,
+                session,
+                version: Some(version),
+                client_info,
+                outbox: None,
+            };
+            match self.app.sessions.insert_entry(entry) {
                 Ok(Some(id)) => {
                     log::info!("session started ({version})");
                     cors.push(("Mcp-Session-Id".into(), id));
@@ -367,10 +369,7 @@ impl Post<'_> {
             };
         }
         let Ok(mut out) = SseWriter::start(self.request, &headers) else {
-            return Outcome {
-                status: 200,
-                mcp_method: None,
-            };
+            return Outcome::streamed();
         };
         let mut failed = false;
         let reply = work(&mut |n| {
@@ -385,10 +384,9 @@ impl Post<'_> {
         };
         let _ = out.finish();
         drop(self.answered);
-        Outcome {
-            status: 200,
-            mcp_method: None,
-        }
+        let mut outcome = Outcome::streamed();
+        outcome.rpc_error = matches!(&reply, Some(Outgoing::Single(r)) if r.outcome.is_err());
+        outcome
     }
 
     fn respond_outgoing(self, outgoing: Outgoing, modern: bool) -> Outcome {
@@ -399,7 +397,9 @@ impl Post<'_> {
 
 pub(super) fn outgoing_reply(outgoing: &Outgoing, modern: bool) -> Reply {
     match outgoing {
-        Outgoing::Single(r) => Reply::rpc(respond::status_for(r, modern), r),
+        Outgoing::Single(r) => {
+            Reply::rpc(respond::status_for(r, modern), r).core_error(r.outcome.is_err())
+        }
         Outgoing::Batch(rs) => Reply::rpc(200, rs),
     }
 }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::front::{ConnEntry, FrontCtx, RELAY_STACK_BYTES};
 use super::head::{self, Chunked, Framing, FramingError, Head, MAX_HEAD_BYTES};
+use super::metrics::METRICS;
 use crate::transport::tls::TlsWriter;
 
 /// A keep-alive connection with nothing in flight closes after this long without a request.
@@ -108,6 +109,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
             Ok((r, w)) => (Box::new(r), ClientWriter::Tls(w)),
             Err(e) => {
                 log::warn!("{}: TLS session not started: {e}", entry.peer);
+                METRICS.tls_handshake_failed();
                 return;
             }
         },
@@ -122,6 +124,11 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
         backend: None,
     };
     let end = conn.serve(accepted);
+    if let ClientWriter::Tls(tls) = &conn.writer {
+        if !tls.handshake_done() {
+            METRICS.tls_handshake_failed();
+        }
+    }
     conn.finish(end);
 }
 
@@ -339,8 +346,13 @@ impl Conn<'_> {
             self.ctx.registry.unbind_relay(backend.local);
         }
         if let End::Answer(status, why) = end {
+            METRICS.rejected(status);
             log::info!(
                 target: "access",
+                remote_addr:% = self.entry.peer,
+                status = status,
+                reason = why,
+                transport = "front";
                 "{} - - {status} 0ms front: {why}",
                 self.entry.peer
             );

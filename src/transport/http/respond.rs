@@ -18,9 +18,12 @@ pub type Headers = Vec<(String, String)>;
 /// A complete non-streaming response.
 pub struct Reply {
     pub status: u16,
-    /// A JSON body, or none (202, 204).
+    /// A JSON body (or another type named in `headers`), or none (202, 204).
     pub body: Option<String>,
     pub headers: Headers,
+    /// The body is a JSON-RPC error the core produced (metrics: outcome `error`, not a
+    /// rejection by the HTTP layer).
+    pub rpc_error: bool,
 }
 
 impl Reply {
@@ -29,6 +32,7 @@ impl Reply {
             status,
             body: Some(body.to_string()),
             headers: Vec::new(),
+            rpc_error: false,
         }
     }
 
@@ -38,6 +42,7 @@ impl Reply {
             status,
             body: Some(jsonrpc::encode(message)),
             headers: Vec::new(),
+            rpc_error: false,
         }
     }
 
@@ -60,7 +65,24 @@ impl Reply {
             status,
             body: None,
             headers: Vec::new(),
+            rpc_error: false,
         }
+    }
+
+    /// A body of another media type (`/metrics`).
+    pub fn text(status: u16, body: String, content_type: &str) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: vec![("Content-Type".into(), content_type.into())],
+            rpc_error: false,
+        }
+    }
+
+    /// Marks the body as the core's JSON-RPC error (see [`Reply::rpc_error`]).
+    pub fn core_error(mut self, is_error: bool) -> Reply {
+        self.rpc_error = is_error;
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -91,6 +113,19 @@ pub fn status_for(response: &Response, modern: bool) -> u16 {
     }
 }
 
+/// The HTTP status of a core error on the REST mirror: the caller's mistakes (bad
+/// params, unknown method, missing capability) are 4xx, anything else 500.
+pub fn rest_status(error_code: i64) -> u16 {
+    match error_code {
+        code::PARSE_ERROR | code::INVALID_REQUEST | code::INVALID_PARAMS => 400,
+        mcp_code::HEADER_MISMATCH
+        | mcp_code::UNSUPPORTED_PROTOCOL_VERSION
+        | mcp_code::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
+        code::METHOD_NOT_FOUND | mcp_code::LEGACY_RESOURCE_NOT_FOUND => 404,
+        _ => 500,
+    }
+}
+
 /// Sends a reply; I/O errors mean the client left, which the access log still records.
 pub fn send(request: Request, reply: Reply) {
     if let Some(body) = &reply.body {
@@ -103,7 +138,11 @@ pub fn send(request: Request, reply: Reply) {
         None => HttpResponse::empty(reply.status).boxed(),
     };
     let has_body = response.data_length().is_some_and(|n| n > 0);
-    if has_body {
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("Content-Type"));
+    if has_body && !typed {
         add(&mut response, "Content-Type", "application/json");
     }
     for (name, value) in &reply.headers {
@@ -144,22 +183,33 @@ impl Drop for Answered {
 pub struct Access {
     pub started: Instant,
     pub method: String,
+    /// The path without its query string (which may carry a legacy SSE session id).
     pub path: String,
     pub mcp_method: Option<String>,
     pub status: u16,
+    /// The metrics `transport` label: streamable-http, sse, rest or ops.
+    pub transport: &'static str,
 }
 
 impl Access {
+    /// One line at `info`; the JSON log format also gets each field on its own.
     pub fn log(&self, entry: &ConnEntry) {
+        let mcp_method = self.mcp_method.as_deref().unwrap_or("-");
+        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         log::info!(
             target: "access",
-            "{} {} {} {} {} {}ms",
+            remote_addr:% = entry.peer,
+            method = self.method.as_str(),
+            path = self.path.as_str(),
+            mcp_method = mcp_method,
+            status = self.status,
+            duration_ms = duration_ms,
+            transport = self.transport;
+            "{} {} {} {mcp_method} {} {duration_ms}ms",
             entry.peer,
             self.method,
             self.path,
-            self.mcp_method.as_deref().unwrap_or("-"),
             self.status,
-            self.started.elapsed().as_millis()
         );
     }
 }
@@ -193,5 +243,8 @@ mod tests {
             McpError::invalid_params("x").to_error_object(),
         );
         assert_eq!(status_for(&params, true), 200);
+        assert_eq!(rest_status(code::INVALID_PARAMS), 400);
+        assert_eq!(rest_status(code::METHOD_NOT_FOUND), 404);
+        assert_eq!(rest_status(code::INTERNAL_ERROR), 500);
     }
 }

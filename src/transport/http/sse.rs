@@ -59,6 +59,14 @@ impl SseWriter {
         self.chunk(format!("event: message\ndata: {text}\n\n").as_bytes())
     }
 
+    /// An event with a name and one line of already-encoded data (the 2024-11-05
+    /// `endpoint` event; `message` events of pre-encoded JSON-RPC messages).
+    pub fn named(&mut self, name: &str, data: &str) -> io::Result<()> {
+        debug_assert!(!data.contains('\n'), "SSE data is one line");
+        log::trace!("sse -> {name}: {data}");
+        self.chunk(format!("event: {name}\ndata: {data}\n\n").as_bytes())
+    }
+
     /// An SSE comment line (ignored by clients): keep-alive and stream-open markers.
     pub fn comment(&mut self, text: &str) -> io::Result<()> {
         self.chunk(format!(": {text}\n\n").as_bytes())

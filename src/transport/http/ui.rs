@@ -120,6 +120,7 @@ fn html(body: String) -> Reply {
         status: 200,
         body: Some(body),
         headers: Vec::new(),
+        rpc_error: false,
     }
     .with_header("Content-Type", "text/html; charset=utf-8")
     .with_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -133,10 +134,7 @@ fn events(app: &Arc<App>, request: Request, answered: Answered) -> Outcome {
     let Some(permit) = app.streams.try_acquire() else {
         return Outcome::sent(request, busy_streams());
     };
-    let streamed = Outcome {
-        status: 200,
-        mcp_method: None,
-    };
+    let streamed = Outcome::streamed();
     let Ok(mut out) = SseWriter::start(request, &[]) else {
         return streamed;
     };
