@@ -4,7 +4,8 @@
 //! `MCP_BENCH_CEILING=1`), so BENCHMARKS.md can state what fraction of the achievable the
 //! server reaches on this machine.
 //!
-//! Run: `cargo bench --bench http` (add `-- quick` for one short round). Prints Markdown.
+//! Run: `cargo bench --bench http` (add `-- quick` for one short round, `-- only=TEXT` for
+//! the scenarios whose name contains TEXT). Prints Markdown.
 //! Every loop is bounded by a deadline; only processes this program spawned are stopped.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -309,6 +310,9 @@ fn main() {
         return ceiling_server();
     }
     let quick = std::env::args().any(|a| a == "quick");
+    // `only=TEXT` runs just the scenarios whose name contains TEXT (for profiling).
+    let only: Option<String> =
+        std::env::args().find_map(|a| a.strip_prefix("only=").map(String::from));
     let duration = Duration::from_secs(if quick { 1 } else { 3 });
     let rounds = if quick { 1 } else { 3 };
     let workspace = std::env::temp_dir().join(format!("mcp-bench-http-{}", std::process::id()));
@@ -319,7 +323,9 @@ fn main() {
     )
     .expect("file");
 
-    let mut cmd = Command::new(BIN);
+    // MCP_BENCH_BIN: another build of the server (one with symbols, for perf).
+    let bin = std::env::var("MCP_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
+    let mut cmd = Command::new(bin);
     cmd.args([
         "--transport",
         "http-stream",
@@ -360,7 +366,7 @@ fn main() {
 
     let prompt = r#""name":"generate-requirements","arguments":{"requirements":"A todo app"}"#;
     let read = r#""name":"read_file","arguments":{"path":"specs/small.md"}"#;
-    let scenarios = vec![
+    let scenarios = [
         Scenario {
             name: "GET /health",
             method: "GET",
@@ -407,7 +413,10 @@ fn main() {
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     let (_, cpu_before) = proc_stat(server.id());
     let mut served = 0usize;
-    for s in &scenarios {
+    for s in scenarios
+        .iter()
+        .filter(|s| only.as_ref().is_none_or(|o| s.name.contains(o.as_str())))
+    {
         for c in CONCURRENCY {
             let m = load(&addr, s, c, duration);
             served += m.requests;

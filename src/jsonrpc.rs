@@ -5,8 +5,11 @@
 //! A [`Response`] holds a Rust `Result`, so it can never carry both `result` and `error`.
 //! `"jsonrpc": "2.0"` is added in exactly one place, [`encode`].
 
+use std::sync::Arc;
+
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// JSON-RPC 2.0 standard error codes.
@@ -86,14 +89,14 @@ impl ErrorObject {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub id: Option<Id>,
-    pub outcome: Result<Value, ErrorObject>,
+    pub outcome: Result<Payload, ErrorObject>,
 }
 
 impl Response {
-    pub fn ok(id: Id, result: Value) -> Response {
+    pub fn ok(id: Id, result: impl Into<Payload>) -> Response {
         Response {
             id: Some(id),
-            outcome: Ok(result),
+            outcome: Ok(result.into()),
         }
     }
 
@@ -101,6 +104,81 @@ impl Response {
         Response {
             id,
             outcome: Err(error),
+        }
+    }
+}
+
+/// The `result` of a response. Reads as a [`Value`] either way (`Deref`).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// Built for this request.
+    Built(Value),
+    /// The same for every caller (a list's first page, `server/discover`): serialized once
+    /// and copied into each response, instead of cloning and re-serializing a tree of a
+    /// few hundred nodes per call.
+    Shared(SharedJson),
+}
+
+/// A value together with its JSON text, both immutable and cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SharedJson {
+    value: Arc<Value>,
+    text: Arc<RawValue>,
+}
+
+impl SharedJson {
+    pub fn new(value: Value) -> SharedJson {
+        let text = serde_json::value::to_raw_value(&value).expect("a Value serializes");
+        SharedJson {
+            value: Arc::new(value),
+            text: Arc::from(text),
+        }
+    }
+}
+
+impl Payload {
+    pub fn into_value(self) -> Value {
+        match self {
+            Payload::Built(v) => v,
+            Payload::Shared(s) => Arc::unwrap_or_clone(s.value),
+        }
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Payload {
+        Payload::Built(value)
+    }
+}
+
+impl From<SharedJson> for Payload {
+    fn from(shared: SharedJson) -> Payload {
+        Payload::Shared(shared)
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        match self {
+            Payload::Built(v) => v,
+            Payload::Shared(s) => &s.value,
+        }
+    }
+}
+
+/// Equal when the JSON is: how a payload was produced does not matter.
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        **self == **other
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Built(v) => v.serialize(s),
+            Payload::Shared(shared) => shared.text.serialize(s),
         }
     }
 }
@@ -186,7 +264,7 @@ fn decode_response(
 ) -> Result<Message, Response> {
     let id = id.ok().flatten();
     let outcome = match (obj.remove("result"), obj.remove("error")) {
-        (Some(result), None) => Ok(result),
+        (Some(result), None) => Ok(Payload::Built(result)),
         (None, Some(error)) => Err(serde_json::from_value(error)
             .map_err(|_| invalid(id.clone(), "invalid response: malformed \"error\""))?),
         _ => return Err(invalid(id, "invalid request: missing \"method\"")),
@@ -373,5 +451,19 @@ mod tests {
         );
         let line = encode(&Response::ok(Id::Int(2), json!({"text":"a\nb"})));
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn shared_payloads_encode_and_compare_like_built_ones() {
+        let value = json!({"tools":[{"name":"a","description":"x\ny \"q\""}],"n":1});
+        let shared = Response::ok(Id::Int(3), SharedJson::new(value.clone()));
+        let built = Response::ok(Id::Int(3), value.clone());
+        assert_eq!(encode(&shared), encode(&built));
+        assert_eq!(shared, built);
+        let Ok(payload) = shared.outcome else {
+            panic!("a result")
+        };
+        assert_eq!(payload["tools"][0]["name"], "a");
+        assert_eq!(payload.into_value(), value);
     }
 }

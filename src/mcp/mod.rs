@@ -31,10 +31,11 @@ pub mod tools;
 pub mod version;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
-use crate::jsonrpc::{Id, Incoming, Message, Notification, Request, Response};
+use crate::jsonrpc::{Id, Incoming, Message, Notification, Request, Response, SharedJson};
 use crate::spec::gates::GateMode;
 use crate::workspace::Workspace;
 use error::McpError;
@@ -86,10 +87,19 @@ pub struct Server {
     state_key: [u8; 32],
     /// A library user's methods, answered before the core's table (none in the product).
     extension: Option<Box<dyn extension::Extension>>,
-    /// The first `tools/list` page per revision, built once: the list is fixed for the life
-    /// of the process and rebuilding its schemas dominated the cost of the call.
-    tool_pages: [std::sync::OnceLock<Value>; ProtocolVersion::ALL.len()],
+    /// Results of [`SHARED_METHODS`] per revision, built and serialized once: they are fixed
+    /// for the life of the process, and rebuilding and serializing the tool schemas was
+    /// most of the cost of a `tools/list` call.
+    shared: [[OnceLock<SharedJson>; ProtocolVersion::ALL.len()]; SHARED_METHODS.len()],
 }
+
+/// Methods whose first page is the same for every caller of a revision.
+const SHARED_METHODS: [&str; 4] = [
+    "tools/list",
+    "prompts/list",
+    "resources/templates/list",
+    "server/discover",
+];
 
 /// What one connection has negotiated. Modern requests never read it.
 #[derive(Debug, Default)]
@@ -144,6 +154,8 @@ impl Session {
 /// parked tool call), or a question for the user that `route` still has to deliver.
 enum Reply {
     Now(Value),
+    /// A result shared by every caller (see [`SHARED_METHODS`]).
+    Shared(SharedJson),
     Deferred,
     Ask(ask::Asked),
 }
@@ -197,7 +209,7 @@ impl Server {
             gates: GateMode::default(),
             state_key: ask::random_key(),
             extension: None,
-            tool_pages: Default::default(),
+            shared: Default::default(),
         }
     }
 
@@ -230,29 +242,30 @@ impl Server {
     /// Restricts the tools offered (see `tools::select`).
     pub fn with_tools(mut self, tools: Vec<&'static tools::ToolDef>) -> Server {
         self.tools = tools;
-        self.tool_pages = Default::default();
+        self.shared = Default::default();
         self
     }
 
-    /// `tools/list` for `version`: the first page from the cache, later pages built.
-    fn tool_list(
+    /// The cache slot of `method`'s result for `version`, if that result is the same for
+    /// every caller: no cursor (later pages are rare), no progress token (it asks for a
+    /// notification per call) and no extension (its methods may change their answers).
+    fn shared_slot(
         &self,
+        method: &str,
         params: Option<&Value>,
-        version: ProtocolVersion,
-    ) -> Result<Value, McpError> {
-        let describe = |t: &&'static tools::ToolDef| tools::describe(t, version);
-        if params.and_then(|p| p.get("cursor")).is_some() {
-            return list(params, &self.tools, "tools", describe);
+        ctx: &RequestCtx<'_>,
+    ) -> Option<&OnceLock<SharedJson>> {
+        let which = SHARED_METHODS.iter().position(|m| *m == method)?;
+        if self.extension.is_some()
+            || ctx.progress_token.is_some()
+            || params.and_then(|p| p.get("cursor")).is_some()
+        {
+            return None;
         }
-        let slot = ProtocolVersion::ALL
+        let version = ProtocolVersion::ALL
             .iter()
-            .position(|v| *v == version)
-            .unwrap_or(0);
-        if let Some(page) = self.tool_pages[slot].get() {
-            return Ok(page.clone());
-        }
-        let page = list(params, &self.tools, "tools", describe)?;
-        Ok(self.tool_pages[slot].get_or_init(|| page).clone())
+            .position(|v| *v == ctx.version)?;
+        Some(&self.shared[which][version])
     }
 
     /// An offered tool by name.
@@ -382,6 +395,7 @@ impl Server {
         });
         match outcome {
             Ok(Reply::Now(result)) => Some(Response::ok(id, result)),
+            Ok(Reply::Shared(result)) => Some(Response::ok(id, result)),
             Ok(Reply::Deferred) => None,
             Ok(Reply::Ask(asked)) => unreachable!("route delivers questions: {asked:?}"),
             Err(e) => {
@@ -496,6 +510,10 @@ impl Server {
         if modern && method == "subscriptions/listen" {
             return self.listen(session, id, object_params(method, params)?, ctx.sink);
         }
+        let shared = self.shared_slot(method, params, &ctx);
+        if let Some(hit) = shared.and_then(OnceLock::get) {
+            return Ok(Reply::Shared(hit.clone()));
+        }
         let reply = match self.dispatch(&mut ctx, method, params, modern)? {
             Reply::Ask(asked) => self.ask(session, id, &ctx, asked)?,
             other => other,
@@ -507,7 +525,12 @@ impl Server {
         if modern {
             meta::decorate_modern_result(&mut result);
         }
-        Ok(Reply::Now(result))
+        match shared {
+            Some(slot) => Ok(Reply::Shared(
+                slot.get_or_init(|| SharedJson::new(result)).clone(),
+            )),
+            None => Ok(Reply::Now(result)),
+        }
     }
 
     /// Opens a subscription: acknowledge now, answer when it ends.
@@ -555,7 +578,9 @@ impl Server {
             "ping" if !modern => (json!({}), None),
             "server/discover" if modern => (self.discover(), Some(meta::LIST_TTL_MS)),
             "tools/list" => {
-                let r = self.tool_list(params, version)?;
+                let r = list(params, &self.tools, "tools", |t| {
+                    tools::describe(t, version)
+                })?;
                 (r, Some(meta::LIST_TTL_MS))
             }
             "prompts/list" => {

@@ -510,3 +510,40 @@ fn progress_is_reported_for_any_request_with_a_token() {
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["params"]["progressToken"], 7);
 }
+
+/// The shared (serialized once) results must be exactly what the uncached path builds: a
+/// progress token bypasses the cache, so each method is asked both ways in every revision.
+#[test]
+fn shared_results_equal_freshly_built_ones() {
+    let progress = |mut request: Value| {
+        request["params"]["_meta"]["progressToken"] = json!("p");
+        request
+    };
+    let mut f = Fixture::new();
+    for method in [
+        "tools/list",
+        "prompts/list",
+        "resources/templates/list",
+        "server/discover",
+    ] {
+        let cached = f.call(modern(1, method, json!({})));
+        let again = f.call(modern(1, method, json!({})));
+        let fresh = f.call(progress(modern(1, method, json!({}))));
+        assert!(cached["result"].is_object(), "{method}: {cached}");
+        assert_eq!(cached, again, "{method}");
+        assert_eq!(cached, fresh, "{method} (2026-07-28)");
+    }
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut f = Fixture::new();
+        f.initialize(version);
+        for method in ["tools/list", "prompts/list", "resources/templates/list"] {
+            let request = json!({"jsonrpc":"2.0","id":2,"method":method,"params":{}});
+            let cached = f.call(request.clone());
+            let again = f.call(request.clone());
+            let fresh = f.call(progress(request));
+            assert!(cached["result"].is_object(), "{method}: {cached}");
+            assert_eq!(cached, again, "{method} ({version})");
+            assert_eq!(cached, fresh, "{method} ({version})");
+        }
+    }
+}

@@ -24,7 +24,9 @@ use super::endpoint::Outcome;
 use super::headers;
 use super::respond::{self, header, Headers, Reply};
 use super::App;
-use crate::jsonrpc::{code, ErrorObject, Id, Incoming, Message, Request as RpcRequest, Response};
+use crate::jsonrpc::{
+    code, ErrorObject, Id, Incoming, Message, Payload, Request as RpcRequest, Response,
+};
 use crate::mcp::meta::{KEY_CLIENT_CAPABILITIES, KEY_CLIENT_INFO, KEY_PROTOCOL_VERSION};
 use crate::mcp::version::ProtocolVersion;
 use crate::mcp::{schema, Outgoing, Server, Session};
@@ -229,7 +231,7 @@ pub(super) fn call_core(
     };
     let incoming = Incoming::Single(Message::Request(request));
     match server.handle(&mut Session::default(), incoming, &mut |_| {}) {
-        Some(Outgoing::Single(Response { outcome, .. })) => outcome,
+        Some(Outgoing::Single(Response { outcome, .. })) => outcome.map(Payload::into_value),
         _ => Err(ErrorObject::new(
             code::INTERNAL_ERROR,
             format!("{method}: the core sent no response"),
