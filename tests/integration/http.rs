@@ -433,6 +433,38 @@ fn expect_continue_and_pipelining() {
     assert_eq!(conn.response().json()["status"], "healthy");
 }
 
+/// A burst of new keep-alive connections is served at once. tiny_http's thread pool used to
+/// queue some of them behind the others' (long-lived) connections: 4 of 8 clients, or 56
+/// of 64, got no answer until another connection closed.
+#[test]
+fn a_burst_of_new_connections_is_served_at_once() {
+    let (_dir, s) = server("http-burst", &[]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let raw = raw_request(
+        "POST",
+        "/mcp",
+        s.port,
+        &with_json(&headers),
+        Some(&body.to_string()),
+    );
+    let mut conns: Vec<_> = (0..64).map(|_| s.connect()).collect();
+    for conn in &mut conns {
+        conn.send(&raw);
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let r = conn.response();
+        assert_eq!(r.status, 200, "connection {i}: {}", r.text());
+        assert!(r.json()["result"]["tools"].is_array(), "connection {i}");
+    }
+    // The connections stay open: a second round on every one works too.
+    for conn in &mut conns {
+        conn.send(&raw);
+    }
+    for conn in &mut conns {
+        assert_eq!(conn.response().status, 200);
+    }
+}
+
 #[test]
 fn origin_host_and_cors() {
     let (_dir, s) = server("http-origin", &[]);

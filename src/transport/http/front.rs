@@ -58,6 +58,8 @@ pub struct FrontCtx {
     pub buffered: AtomicU64,
     /// Cap on `buffered`, so many large uploads at once get 503 instead of memory.
     pub buffer_budget: u64,
+    /// Held while a relay opens its backend connection (see `relay::connect_backend`).
+    pub backend_opening: Mutex<()>,
 }
 
 /// One client connection, as the workers see it.
@@ -393,6 +395,7 @@ mod tests {
             header_timeout: Duration::from_secs(1),
             buffered: AtomicU64::new(0),
             buffer_budget: 1,
+            backend_opening: Mutex::new(()),
         });
         let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
         accept_loop(&flaky, &ctx, 1, &stop, &rx);

@@ -213,6 +213,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         header_timeout: opts.header_timeout,
         buffered: AtomicU64::new(0),
         buffer_budget: MIN_BODY_BUFFER_BUDGET.max(opts.max_body_bytes.saturating_mul(4)),
+        backend_opening: std::sync::Mutex::new(()),
     });
 
     let (control_tx, control_rx) = unbounded::<Control>();
@@ -364,6 +365,9 @@ fn spawn_dispatcher(
         .spawn(move || {
             loop {
                 match backend.recv() {
+                    Ok(request) if relay::is_warm_up(&request, &app.registry) => {
+                        relay::answer_warm_up(request)
+                    }
                     Ok(request) => {
                         METRICS.queued();
                         if let Err(request) = pool.try_submit(request) {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::front::{ConnEntry, FrontCtx, RELAY_STACK_BYTES};
+use super::front::{ConnEntry, FrontCtx, Registry, RELAY_STACK_BYTES};
 use super::head::{self, Chunked, Framing, FramingError, Head, MAX_HEAD_BYTES};
 use super::metrics::METRICS;
 use crate::transport::tls::TlsWriter;
@@ -310,9 +310,7 @@ impl Conn<'_> {
             log::warn!("{}: cannot reach the request queue: {e}", self.entry.peer);
             End::Answer(503, "server busy")
         };
-        let stream = TcpStream::connect_timeout(&self.ctx.backend, BACKEND_CONNECT_TIMEOUT)
-            .map_err(unavailable)?;
-        let _ = stream.set_nodelay(true);
+        let stream = open_backend(self.ctx).map_err(unavailable)?;
         let local = stream.local_addr().map_err(unavailable)?;
         let stream = Arc::new(stream);
         let from_backend = Arc::clone(&stream);
@@ -360,6 +358,57 @@ impl Conn<'_> {
         }
         self.writer.close();
     }
+}
+
+/// The request a new backend connection starts with. It comes from an address no relay
+/// is bound to yet, so no client can send it: the front forwards client requests only on
+/// bound connections.
+const WARM_UP: &[u8] = b"OPTIONS * HTTP/1.1\r\nHost: front\r\nContent-Length: 0\r\n\r\n";
+
+/// Connects to tiny_http, one relay at a time, and waits for the answer to [`WARM_UP`].
+///
+/// Why: tiny_http hands each accepted connection to a thread pool that decides between
+/// "wake an idle thread" and "start a thread" from a count of idle threads that still
+/// includes threads already woken for earlier connections. Connections accepted in a
+/// burst could then wait in its queue, unserved, until some other keep-alive connection
+/// closed (seen: 4 of 8 simultaneous clients got no answer). A warm-up answered means a
+/// thread owns this connection; doing it one at a time means the pool's count is
+/// accurate whenever it accepts one of ours.
+fn open_backend(ctx: &FrontCtx) -> io::Result<TcpStream> {
+    let _one_at_a_time = ctx
+        .backend_opening
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut stream = TcpStream::connect_timeout(&ctx.backend, BACKEND_CONNECT_TIMEOUT)?;
+    let _ = stream.set_nodelay(true);
+    stream.set_read_timeout(Some(BACKEND_CONNECT_TIMEOUT))?;
+    stream.write_all(WARM_UP)?;
+    // The answer is a head without a body (204); read byte-wise-safe until its end.
+    let mut answer = Vec::with_capacity(256);
+    let mut chunk = [0u8; 256];
+    while head::head_end(&answer).is_none() {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 || answer.len() > 4096 {
+            return Err(io::Error::other(
+                "the request queue did not answer its warm-up",
+            ));
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    stream.set_read_timeout(None)?;
+    Ok(stream)
+}
+
+/// True for a backend connection's [`WARM_UP`]: `OPTIONS *` from a relay address no
+/// client connection is bound to. The dispatcher answers it without the workers.
+pub fn is_warm_up(request: &tiny_http::Request, registry: &Registry) -> bool {
+    *request.method() == tiny_http::Method::Options
+        && request.url() == "*"
+        && registry.lookup(request.remote_addr()).is_none()
+}
+
+pub fn answer_warm_up(request: tiny_http::Request) {
+    let _ = request.respond(tiny_http::Response::empty(204));
 }
 
 /// A fully read request body.
