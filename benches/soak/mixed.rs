@@ -10,7 +10,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,8 @@ use crate::{ms, verdict};
 pub const CONCURRENCY: usize = 64;
 pub const SLOWLORIS: usize = 100;
 const BASELINE: Duration = Duration::from_secs(30);
+/// How long the first request of each connection of the opening burst may take.
+const BURST_TIMEOUT: Duration = Duration::from_secs(5);
 const MINUTE: Duration = Duration::from_secs(60);
 /// One byte of request head per connection this often.
 const DRIBBLE: Duration = Duration::from_secs(2);
@@ -39,6 +41,8 @@ pub fn run(minutes: u64) -> bool {
     workspace.write(wire::SMALL_FILE.0, wire::SMALL_FILE.1);
     let server = Server::start(workspace.path(), &[]);
     let mix = wire::mix(&server.addr);
+    eprintln!("mixed: opening burst, {CONCURRENCY} connections at once on the fresh server");
+    let stalled = burst(&server.addr, &mix);
     let shared = Shared::default();
     eprintln!("mixed: baseline, c={CONCURRENCY}, {BASELINE:?}, no slowloris");
     let base_clock = Clock::new(BASELINE, BASELINE);
@@ -64,6 +68,7 @@ pub fn run(minutes: u64) -> bool {
         (stats, slow.join().expect("slowloris thread"), rss)
     });
     let report = Report {
+        stalled,
         baseline,
         base_errors,
         minutes: minutes_stats,
@@ -81,6 +86,35 @@ pub fn run(minutes: u64) -> bool {
     }
     drop(server);
     pass
+}
+
+/// Opens [`CONCURRENCY`] connections at once on the fresh server, one request on each,
+/// and counts those not answered within [`BURST_TIMEOUT`]. Measured apart from the
+/// baseline so that a stalled connection cannot quietly lower the baseline's
+/// concurrency (and its p99); all connections close before the baseline starts.
+fn burst(addr: &str, mix: &[Vec<u8>]) -> usize {
+    let barrier = Barrier::new(CONCURRENCY);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..CONCURRENCY)
+            .map(|i| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let Ok((mut w, mut r)) = wire::connect(addr) else {
+                        return false;
+                    };
+                    let _ = r.get_ref().set_read_timeout(Some(BURST_TIMEOUT));
+                    barrier.wait();
+                    w.write_all(&mix[i % mix.len()]).is_ok()
+                        && wire::read_response(&mut r).is_ok_and(|resp| resp.ok())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| matches!(h.join(), Ok(true)))
+            .filter(|answered| !answered)
+            .count()
+    })
 }
 
 /// When a load phase ends and how it is cut into report rows.
@@ -351,6 +385,8 @@ fn sample_rss(server: &Server, clock: &Clock, shared: &Shared) -> Vec<(f64, u64)
 }
 
 struct Report {
+    /// First requests of the opening burst not answered within [`BURST_TIMEOUT`].
+    stalled: usize,
     baseline: Row,
     base_errors: u64,
     minutes: Rows,
@@ -420,6 +456,14 @@ impl Report {
                 self.base_errors
             ),
         );
+        let burst = verdict(
+            self.stalled == 0,
+            &format!(
+                "opening burst on the fresh server: {} of {CONCURRENCY} first requests \
+                 unanswered within {BURST_TIMEOUT:?}",
+                self.stalled
+            ),
+        );
         let (base, soak) = (self.baseline.hist.quantile(0.99), all.hist.quantile(0.99));
         let p99 = verdict(
             soak <= base * 2,
@@ -431,7 +475,7 @@ impl Report {
             ),
         );
         let rss = self.rss_verdict();
-        errors && p99 && rss
+        burst && errors && p99 && rss
     }
 
     fn rss_verdict(&self) -> bool {
