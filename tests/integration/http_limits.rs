@@ -220,3 +220,16 @@ fn sixty_four_concurrent_clients_all_answered() {
     assert_eq!(sessions.len(), 64, "every session id is distinct");
     assert_eq!(s.get("/health", &[]).json()["active_sessions"], 64);
 }
+
+/// Regression (fuzz target `http_request`; head.rs `parse`): a non-ASCII byte in a header
+/// made tiny_http close the connection without a response; the front answers 400.
+#[test]
+fn non_ascii_head_gets_400() {
+    let (_dir, s) = server("http-non-ascii", &[]);
+    let mut conn = s.connect();
+    conn.send_bytes(
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Name: 15\xc2\xb0C\r\n\
+          Content-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(conn.response().status, 400);
+}

@@ -53,6 +53,11 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses a complete head (as delimited by [`head_end`]).
 pub fn parse(bytes: &[u8]) -> Result<Head, FramingError> {
+    // tiny_http reads heads as ASCII and drops the connection without a word on any other
+    // byte, so the front answers 400 here instead (RFC 9110 §5.5 lets it reject obs-text).
+    if !bytes.is_ascii() {
+        return Err(FramingError::Malformed("non-ASCII request head"));
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| FramingError::Malformed("non-UTF-8 head"))?;
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
@@ -281,6 +286,16 @@ mod tests {
             String::from_utf8(h.forward(5)).expect("ascii"),
             "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
         );
+    }
+
+    /// Regression (found by the `http_request` fuzz target): a non-ASCII byte anywhere in
+    /// the head (`Mcp-Name: 15°C`) made tiny_http close the connection with no response.
+    #[test]
+    fn non_ascii_heads_are_refused() {
+        let err = head("POST /mcp HTTP/1.1\r\nMcp-Name: 15\u{b0}C\r\n\r\n");
+        assert!(matches!(err, Err(FramingError::Malformed(_))));
+        let err = head("GET /caf\u{e9} HTTP/1.1\r\n\r\n");
+        assert!(matches!(err, Err(FramingError::Malformed(_))));
     }
 
     #[test]
