@@ -97,8 +97,10 @@ req expect 00 POST /mcp "$json${both}Expect: 100-continue\r\n" "${init/VERSION/2
 req http10 00 GET /health 'Connection: keep-alive\r\n' ''
 req close 00 GET /health 'Connection: close\r\n' ''
 req not-found 00 GET '/nope?x=%00' '' ''
-# Regression: a non-ASCII head once got no response (head.rs, parse).
+# Regressions: a non-ASCII head once got no response (head.rs, parse), an upgrade
+# pinned a worker (head.rs, Head::forward).
 req non-ascii 00 POST /mcp "$json$both"'Mcp-Name: 15\xc2\xb0C\r\n' '{}'
+req upgrade 00 POST /mcp "$json${both}Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n" '{"jsonrpc":"2.0","id":1,"method":"ping"}'
 printf '\x00GET /health HTTP/1.1\r\n\r\nGET /info HTTP/1.1\r\n\r\nHEAD /health HTTP/1.0\r\n\r\n' > "$hr/pipelined"
 printf '\x00POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{"jsonr\r\n21\r\npc":"2.0","id":1,"method":"ping"}\r\n0\r\n\r\n' > "$hr/chunked"
 printf '\x00POST /mcp HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!' > "$hr/smuggle"

@@ -152,15 +152,30 @@ impl Head {
     }
 
     /// The head as forwarded to tiny_http: the body is `body_len` bytes, already read.
+    /// `Upgrade` and any `upgrade` token of `Connection` are dropped: we never switch
+    /// protocols (RFC 9110 §7.8 lets a server ignore `Upgrade`), while tiny_http would
+    /// hand the worker the raw connection as the body, to read until the client closes.
     pub fn forward(&self, body_len: usize) -> Vec<u8> {
         let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version);
         for (name, value) in &self.headers {
-            let skip = ["content-length", "transfer-encoding", "expect"]
+            let skip = ["content-length", "transfer-encoding", "expect", "upgrade"]
                 .iter()
                 .any(|h| name.eq_ignore_ascii_case(h));
-            if !skip {
-                out.push_str(&format!("{name}: {value}\r\n"));
+            if skip {
+                continue;
             }
+            if name.eq_ignore_ascii_case("connection") {
+                let kept: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && !t.to_ascii_lowercase().contains("upgrade"))
+                    .collect();
+                if !kept.is_empty() {
+                    out.push_str(&format!("{name}: {}\r\n", kept.join(", ")));
+                }
+                continue;
+            }
+            out.push_str(&format!("{name}: {value}\r\n"));
         }
         out.push_str(&format!("Content-Length: {body_len}\r\n\r\n"));
         out.into_bytes()
@@ -285,6 +300,27 @@ mod tests {
         assert_eq!(
             String::from_utf8(h.forward(5)).expect("ascii"),
             "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+        );
+    }
+
+    /// Regression (found by the `http_request` fuzz target): with `Connection: upgrade`
+    /// tiny_http gave the worker the raw connection as the request body, so one POST
+    /// pinned a worker until its client closed the connection.
+    #[test]
+    fn upgrades_are_not_forwarded() {
+        let h = head(
+            "POST /mcp HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\
+             Content-Length: 2\r\n\r\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            String::from_utf8(h.forward(2)).expect("ascii"),
+            "POST /mcp HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"
+        );
+        let only = head("GET / HTTP/1.1\r\nconnection: x-upgrade\r\n\r\n").expect("valid");
+        assert_eq!(
+            String::from_utf8(only.forward(0)).expect("ascii"),
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
         );
     }
 
