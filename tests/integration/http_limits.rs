@@ -220,3 +220,35 @@ fn sixty_four_concurrent_clients_all_answered() {
     assert_eq!(sessions.len(), 64, "every session id is distinct");
     assert_eq!(s.get("/health", &[]).json()["active_sessions"], 64);
 }
+
+/// Regression (fuzz target `http_request`; head.rs `Head::forward`): `Connection:
+/// upgrade` made tiny_http hand the worker the raw connection as the request body, so one
+/// POST held its worker until the client closed; with one worker, `/health` hung too.
+#[test]
+fn connection_upgrade_does_not_pin_a_worker() {
+    let (_dir, s) = server("http-upgrade", &["--workers", "1"]);
+    let (body, headers) = modern(1, "tools/list", Value::Null);
+    let mut headers = with_json(&headers);
+    headers.push(("Connection", "keep-alive, Upgrade"));
+    headers.push(("Upgrade", "websocket"));
+    let text = body.to_string();
+    let mut conn = s.connect();
+    conn.send(&raw_request("POST", "/mcp", s.port, &headers, Some(&text)));
+    let r = conn.response();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], 1);
+    assert_eq!(s.get("/health", &[]).status, 200);
+}
+
+/// Regression (fuzz target `http_request`; head.rs `parse`): a non-ASCII byte in a header
+/// made tiny_http close the connection without a response; the front answers 400.
+#[test]
+fn non_ascii_head_gets_400() {
+    let (_dir, s) = server("http-non-ascii", &[]);
+    let mut conn = s.connect();
+    conn.send_bytes(
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Name: 15\xc2\xb0C\r\n\
+          Content-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(conn.response().status, 400);
+}

@@ -167,7 +167,7 @@ impl Registry {
         self.conns().values().filter(|e| e.busy()).count()
     }
 
-    fn register(&self, peer: SocketAddr, sock: Arc<TcpStream>) -> Arc<ConnEntry> {
+    pub(super) fn register(&self, peer: SocketAddr, sock: Arc<TcpStream>) -> Arc<ConnEntry> {
         let entry = Arc::new(ConnEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             peer,

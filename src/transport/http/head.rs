@@ -53,6 +53,11 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses a complete head (as delimited by [`head_end`]).
 pub fn parse(bytes: &[u8]) -> Result<Head, FramingError> {
+    // tiny_http reads heads as ASCII and drops the connection without a word on any other
+    // byte, so the front answers 400 here instead (RFC 9110 §5.5 lets it reject obs-text).
+    if !bytes.is_ascii() {
+        return Err(FramingError::Malformed("non-ASCII request head"));
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| FramingError::Malformed("non-UTF-8 head"))?;
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
@@ -147,15 +152,30 @@ impl Head {
     }
 
     /// The head as forwarded to tiny_http: the body is `body_len` bytes, already read.
+    /// `Upgrade` and any `upgrade` token of `Connection` are dropped: we never switch
+    /// protocols (RFC 9110 §7.8 lets a server ignore `Upgrade`), while tiny_http would
+    /// hand the worker the raw connection as the body, to read until the client closes.
     pub fn forward(&self, body_len: usize) -> Vec<u8> {
         let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version);
         for (name, value) in &self.headers {
-            let skip = ["content-length", "transfer-encoding", "expect"]
+            let skip = ["content-length", "transfer-encoding", "expect", "upgrade"]
                 .iter()
                 .any(|h| name.eq_ignore_ascii_case(h));
-            if !skip {
-                out.push_str(&format!("{name}: {value}\r\n"));
+            if skip {
+                continue;
             }
+            if name.eq_ignore_ascii_case("connection") {
+                let kept: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && !t.to_ascii_lowercase().contains("upgrade"))
+                    .collect();
+                if !kept.is_empty() {
+                    out.push_str(&format!("{name}: {}\r\n", kept.join(", ")));
+                }
+                continue;
+            }
+            out.push_str(&format!("{name}: {value}\r\n"));
         }
         out.push_str(&format!("Content-Length: {body_len}\r\n\r\n"));
         out.into_bytes()
@@ -281,6 +301,37 @@ mod tests {
             String::from_utf8(h.forward(5)).expect("ascii"),
             "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
         );
+    }
+
+    /// Regression (found by the `http_request` fuzz target): with `Connection: upgrade`
+    /// tiny_http gave the worker the raw connection as the request body, so one POST
+    /// pinned a worker until its client closed the connection.
+    #[test]
+    fn upgrades_are_not_forwarded() {
+        let h = head(
+            "POST /mcp HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\
+             Content-Length: 2\r\n\r\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            String::from_utf8(h.forward(2)).expect("ascii"),
+            "POST /mcp HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"
+        );
+        let only = head("GET / HTTP/1.1\r\nconnection: x-upgrade\r\n\r\n").expect("valid");
+        assert_eq!(
+            String::from_utf8(only.forward(0)).expect("ascii"),
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    /// Regression (found by the `http_request` fuzz target): a non-ASCII byte anywhere in
+    /// the head (`Mcp-Name: 15°C`) made tiny_http close the connection with no response.
+    #[test]
+    fn non_ascii_heads_are_refused() {
+        let err = head("POST /mcp HTTP/1.1\r\nMcp-Name: 15\u{b0}C\r\n\r\n");
+        assert!(matches!(err, Err(FramingError::Malformed(_))));
+        let err = head("GET /caf\u{e9} HTTP/1.1\r\n\r\n");
+        assert!(matches!(err, Err(FramingError::Malformed(_))));
     }
 
     #[test]

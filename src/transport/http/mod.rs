@@ -19,6 +19,8 @@ mod connections;
 mod elicit;
 mod endpoint;
 mod front;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod headers;
 mod legacy_sse;
