@@ -33,8 +33,11 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connecting to tiny_http's private listener.
 const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Bytes read from the client per call.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Bytes read from the client per call: requests are mostly well under 1 KiB, and this
+/// buffer is on every relay thread's stack (memory per connection).
+const READ_CHUNK_BYTES: usize = 4 * 1024;
+/// Bytes of tiny_http's output the pump copies per call: a whole typical answer.
+const PUMP_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The write side of the client connection, shared by the relay thread and the pump.
 #[derive(Clone)]
@@ -122,6 +125,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
         writer,
         buf: Vec::new(),
         backend: None,
+        read_timeout: None,
     };
     let end = conn.serve(accepted);
     if let ClientWriter::Tls(tls) = &conn.writer {
@@ -142,6 +146,8 @@ struct Conn<'a> {
     /// Bytes read from the client and not yet forwarded.
     buf: Vec<u8>,
     backend: Option<Backend>,
+    /// The read timeout last set on the client socket.
+    read_timeout: Option<Duration>,
 }
 
 impl Conn<'_> {
@@ -226,7 +232,16 @@ impl Conn<'_> {
 
     /// One read from the client with a timeout, appended to `buf`.
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
-        self.control.set_read_timeout(Some(timeout))?;
+        // A timeout already set that is close to the one needed is kept (overshoot at most
+        // 1/16): the caller re-checks its deadline after every read, and one setsockopt
+        // per request was a tenth of the front's system calls.
+        let keep = self
+            .read_timeout
+            .is_some_and(|set| set <= timeout + timeout / 16 && set >= timeout / 2);
+        if !keep {
+            self.control.set_read_timeout(Some(timeout))?;
+            self.read_timeout = Some(timeout);
+        }
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         let n = self.reader.read(&mut chunk)?;
         self.buf.extend_from_slice(&chunk[..n]);
@@ -449,7 +464,7 @@ impl Drop for BufferPermit {
 
 /// Copies tiny_http's responses to the client until either side closes.
 fn pump(from_backend: Arc<TcpStream>, mut to_client: ClientWriter, entry: &ConnEntry) {
-    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut chunk = vec![0u8; PUMP_CHUNK_BYTES];
     loop {
         let n = match (&*from_backend).read(&mut chunk) {
             Ok(0) | Err(_) => break,
