@@ -283,18 +283,48 @@ fn post(addr: &str, s: &Scenario) -> (u16, Vec<u8>, String) {
 }
 
 fn ceiling_server() {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    // TCP_NODELAY on the listener (Linux copies it to accepted sockets): tiny_http writes
+    // head and body separately, and without it a body over one segment waits ~40 ms for
+    // a delayed ACK, which would make the long-body ceiling meaningless.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "TCP_NODELAY on the ceiling's listener");
+    }
+    let server = tiny_http::Server::from_listener(listener, None).expect("serve");
     eprintln!(
         "ceiling listening on http://{}",
         server.server_addr().to_ip().expect("ip")
     );
     let server = std::sync::Arc::new(server);
+    // `/sized`: a body as long as our `tools/list` answer (MCP_BENCH_CEILING_BYTES).
+    let bytes: usize = std::env::var("MCP_BENCH_CEILING_BYTES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let sized = std::sync::Arc::new(format!("\"{}\"", "x".repeat(bytes.saturating_sub(2))));
     let workers: Vec<_> = (0..4)
         .map(|_| {
             let server = std::sync::Arc::clone(&server);
+            let sized = std::sync::Arc::clone(&sized);
             thread::spawn(move || {
                 for request in server.incoming_requests() {
-                    let body = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+                    let body = if request.url() == "/sized" {
+                        sized.as_str()
+                    } else {
+                        r#"{"jsonrpc":"2.0","id":1,"result":{}}"#
+                    };
                     let _ = request.respond(tiny_http::Response::from_string(body));
                 }
             })
@@ -323,28 +353,15 @@ fn main() {
     )
     .expect("file");
 
-    // MCP_BENCH_BIN: another build of the server (one with symbols, for perf).
-    let bin = std::env::var("MCP_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--transport",
-        "http-stream",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--log-level",
-        "warn",
-        "--workspace",
-    ])
-    .arg(&workspace)
-    // Access lines are logged at info; warn keeps the log out of the measurement.
-    .env("MCP_LOG_LEVEL", "warn");
-    let (mut server, addr) = spawn_and_wait_for_address(cmd);
+    let (mut server, addr) = spawn_server(&workspace);
+    let tools_list = modern("tools/list (2026-07-28)", "tools/list", None, "");
+    let (status, tools_list_body, _) = post(&addr, &tools_list);
+    assert_eq!(status, 200, "tools/list over HTTP");
     let mut ceiling_cmd = Command::new(std::env::current_exe().expect("own path"));
-    ceiling_cmd.env("MCP_BENCH_CEILING", "1");
+    ceiling_cmd
+        .env("MCP_BENCH_CEILING", "1")
+        .env("MCP_BENCH_CEILING_BYTES", tools_list_body.len().to_string());
     let (mut ceiling, ceiling_addr) = spawn_and_wait_for_address(ceiling_cmd);
-
     let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
     let init = Scenario {
         name: "init",
@@ -432,31 +449,94 @@ fn main() {
         );
     }
 
-    // The headline ratio: tools/list (modern) vs the ceiling at c=64, alternating, median of rounds.
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
+    // The headline ratios at c=64, alternating ours and the ceilings, median of rounds:
+    // against the fixed small body and against a body as long as our tools/list answer
+    // (the bytes any server answering tools/list must move).
+    let sized_scenario = Scenario {
+        name: "ceiling: tiny_http, body as long as tools/list's",
+        path: "/sized",
+        ..ceiling_scenario.clone()
+    };
+    let (mut ours, mut ours_p99, mut small, mut sized) = (vec![], vec![], vec![], vec![]);
+    let (mut read, mut read_p99) = (vec![], vec![]);
     for _ in 0..rounds {
-        ours.push(load(&addr, &scenarios[1], 64, duration).rps);
-        theirs.push(load(&ceiling_addr, &ceiling_scenario, 64, duration).rps);
+        let m = load(&addr, &scenarios[1], 64, duration);
+        ours.push(m.rps);
+        ours_p99.push(m.p99.as_secs_f64() * 1e3);
+        small.push(load(&ceiling_addr, &ceiling_scenario, 64, duration).rps);
+        sized.push(load(&ceiling_addr, &sized_scenario, 64, duration).rps);
+        let m = load(&addr, &scenarios[5], 64, duration);
+        read.push(m.rps);
+        read_p99.push(m.p99.as_secs_f64() * 1e3);
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, small, sized) = (median(ours), median(small), median(sized));
+    let pct = |a: f64, b: f64| a / b * 100.0;
     println!();
-    println!("| summary | value |");
+    println!("| summary (c=64, median of {rounds}) | value |");
     println!("| --- | --- |");
-    println!("| tools/list (2026-07-28) c=64, median of {rounds} | {ours:.0} req/s |");
-    println!("| ceiling c=64, median of {rounds} | {theirs:.0} req/s |");
-    println!("| ratio | {:.1} % |", ours / theirs * 100.0);
-    println!("| server peak RSS (VmHWM) over the whole run | {hwm} KiB |");
+    println!(
+        "| tools/list (2026-07-28) | {ours:.0} req/s, p99 {:.2} ms |",
+        median(ours_p99)
+    );
+    println!(
+        "| tools/call read_file (2026-07-28) | {:.0} req/s, p99 {:.2} ms |",
+        median(read),
+        median(read_p99)
+    );
+    println!("| ceiling, fixed 36-byte body | {small:.0} req/s |");
+    println!(
+        "| ceiling, {}-byte body (tools/list's length) | {sized:.0} req/s |",
+        tools_list_body.len()
+    );
+    println!(
+        "| tools/list / ceiling (36 bytes) | {:.1} % |",
+        pct(ours, small)
+    );
+    println!(
+        "| tools/list / ceiling (same length) | {:.1} % |",
+        pct(ours, sized)
+    );
+    println!("| server peak RSS (VmHWM) over the whole run, up to c=256 | {hwm} KiB |");
     println!(
         "| server CPU seconds per 10k requests | {:.3} s |",
         (cpu_after - cpu_before) / served.max(1) as f64 * 10_000.0
     );
+    // Peak RSS under the c=64 load alone: a fresh server, tools/list then read_file.
+    let (mut fresh, fresh_addr) = spawn_server(&workspace);
+    let (idle, _) = proc_stat(fresh.id());
+    load(&fresh_addr, &scenarios[1], 64, duration);
+    load(&fresh_addr, &scenarios[5], 64, duration);
+    let (peak64, _) = proc_stat(fresh.id());
+    println!("| fresh server: VmHWM at start, after c=64 tools/list + read_file | {idle} KiB, {peak64} KiB |");
+    let _ = fresh.kill();
+    let _ = fresh.wait();
 
     for child in [&mut server, &mut ceiling] {
         let _ = child.kill();
         let _ = child.wait();
     }
     let _ = std::fs::remove_dir_all(&workspace);
+}
+
+/// Starts the server under test (MCP_BENCH_BIN: another build, one with symbols for perf).
+fn spawn_server(workspace: &std::path::Path) -> (Child, String) {
+    let bin = std::env::var("MCP_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--transport",
+        "http-stream",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "warn",
+        "--workspace",
+    ])
+    .arg(workspace)
+    // Access lines are logged at info; warn keeps the log out of the measurement.
+    .env("MCP_LOG_LEVEL", "warn");
+    spawn_and_wait_for_address(cmd)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
