@@ -465,6 +465,32 @@ fn a_burst_of_new_connections_is_served_at_once() {
     }
 }
 
+/// HTTP/1.0 keep-alive is honoured out loud: the answer says `Connection: keep-alive` and
+/// the connection takes another request. Without the header a 1.0 client (`ab -k`) waited
+/// for a close that never came. A plain 1.0 request still closes.
+#[test]
+fn http10_keep_alive_is_announced_and_plain_http10_closes() {
+    let (_dir, s) = server("http-10", &[]);
+    let keep = "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n";
+    let mut conn = s.connect();
+    for _ in 0..2 {
+        conn.send(keep);
+        let r = conn.response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Connection"), Some("keep-alive"));
+        assert_eq!(r.json()["status"], "healthy");
+    }
+    let mut conn = s.connect();
+    conn.send("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let r = conn.response();
+    assert_eq!(r.status, 200);
+    assert_ne!(r.header("Connection"), Some("keep-alive"));
+    assert!(
+        conn.closed(),
+        "a plain HTTP/1.0 request closes the connection"
+    );
+}
+
 #[test]
 fn origin_host_and_cors() {
     let (_dir, s) = server("http-origin", &[]);

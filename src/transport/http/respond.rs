@@ -171,6 +171,15 @@ fn write_whole(
         *request.method() == tiny_http::Method::Head,
         None,
     )?;
+    if http10_keep_alive(&request) {
+        // An HTTP/1.0 answer without it means "closing" (RFC 9112 §9.3), yet the
+        // connection stays open: `ab -k` and other 1.0 clients then waited for the close.
+        // tiny_http drops a `Connection` header given to `add_header`, so it goes in here.
+        if let Some(end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
+            let at = end + 2;
+            wire.splice(at..at, b"Connection: keep-alive\r\n".iter().copied());
+        }
+    }
     let mut out = request.into_writer();
     out.write_all(&wire)?;
     out.flush()
@@ -181,6 +190,13 @@ fn add<R: std::io::Read>(response: &mut HttpResponse<R>, name: &str, value: &str
         Ok(h) => response.add_header(h),
         Err(()) => log::warn!("dropped an invalid response header {name}"),
     }
+}
+
+/// An HTTP/1.0 request that asks to keep the connection open.
+fn http10_keep_alive(request: &Request) -> bool {
+    *request.http_version() == tiny_http::HTTPVersion(1, 0)
+        && header(request, "Connection")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
 }
 
 /// A request header's value (first occurrence; names compare case-insensitively).
