@@ -501,13 +501,15 @@ fn main() {
         "| server CPU seconds per 10k requests | {:.3} s |",
         (cpu_after - cpu_before) / served.max(1) as f64 * 10_000.0
     );
-    // Peak RSS under the c=64 load alone: a fresh server, tools/list then read_file.
+    // Peak RSS under the c=64 load alone: a fresh server, 64 connections of tools/list,
+    // then 64 new ones of read_file.
     let (mut fresh, fresh_addr) = spawn_server(&workspace);
     let (idle, _) = proc_stat(fresh.id());
     load(&fresh_addr, &scenarios[1], 64, duration);
+    let (after_list, _) = proc_stat(fresh.id());
     load(&fresh_addr, &scenarios[5], 64, duration);
-    let (peak64, _) = proc_stat(fresh.id());
-    println!("| fresh server: VmHWM at start, after c=64 tools/list + read_file | {idle} KiB, {peak64} KiB |");
+    let (after_read, _) = proc_stat(fresh.id());
+    println!("| fresh server VmHWM: at start / after c=64 tools/list / after c=64 read_file on new connections | {idle} / {after_list} / {after_read} KiB |");
     let _ = fresh.kill();
     let _ = fresh.wait();
 
