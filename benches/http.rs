@@ -287,21 +287,7 @@ fn ceiling_server() {
     // head and body separately, and without it a body over one segment waits ~40 ms for
     // a delayed ACK, which would make the long-body ceiling meaningless.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    {
-        use std::os::fd::AsRawFd;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int and its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "TCP_NODELAY on the ceiling's listener");
-    }
+    mcp_server_spec::transport::http::set_nodelay_inherited(&listener);
     let server = tiny_http::Server::from_listener(listener, None).expect("serve");
     eprintln!(
         "ceiling listening on http://{}",

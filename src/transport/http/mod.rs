@@ -392,8 +392,9 @@ fn spawn_dispatcher(
 
 /// Sets TCP_NODELAY on the private listener; Linux copies it to accepted sockets, which
 /// tiny_http never configures. Without it tiny_http's separate head and body writes meet
-/// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB.
-fn set_nodelay_inherited(listener: &TcpListener) {
+/// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB. Public for the
+/// HTTP benchmark's tiny_http ceiling, which needs the same.
+pub fn set_nodelay_inherited(listener: &TcpListener) {
     use std::os::fd::AsRawFd;
     let on: libc::c_int = 1;
     // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int and its size.
