@@ -1,19 +1,24 @@
-//! Asking the user in the middle of a tool call (elicitation), in both eras, without
-//! blocking and without I/O.
+//! Asking the client in the middle of a tool call, in both eras, without blocking and
+//! without I/O: a question for the user (elicitation) or a completion from the client's
+//! model (sampling).
 //!
 //! An interactive tool ([`super::tools::Run::Asks`]) returns [`Step::Ask`] with a
-//! [`Question`]; the core delivers it the way the request's era and transport allow:
+//! [`Question`] or [`Step::Sample`] with a [`Sampling`] request; the core delivers it the
+//! way the request's era and transport allow, each only to a client that declared the
+//! matching capability (`elicitation` in form mode, client/elicitation.mdx; `sampling`,
+//! client/sampling.mdx "Capabilities"):
 //!
 //! - **2026-07-28** (docs/2026-07-28/basic/patterns/mrtr.mdx): the call is answered at
-//!   once with an `InputRequiredResult` holding one `elicitation/create` input request and
-//!   a `requestState` that seals the tool's state with HMAC-SHA-256 (per-process key),
+//!   once with an `InputRequiredResult` holding one input request (`elicitation/create`
+//!   or `sampling/createMessage`) and a `requestState` that seals the tool's state with HMAC-SHA-256 (per-process key),
 //!   the tool name, a digest of its arguments and the time. The client retries the same
 //!   call with `inputResponses` and that `requestState`; the tool runs again with the
 //!   [`Answer`]. Nothing is kept on the server. A client that did not declare the
-//!   `elicitation` capability (form mode) gets -32021 (basic/index.mdx, `_meta`).
-//! - **2025-06-18 and 2025-11-25** (client/elicitation.mdx): the server sends an
-//!   `elicitation/create` request to a client that declared the capability, on a
-//!   transport that can carry it ([`Session::set_server_requests`]). The tool call is
+//!   capability gets -32021 (basic/index.mdx, `_meta`; mrtr.mdx: servers "MUST NOT send
+//!   an `inputRequests` that the client has not declared support for").
+//! - **Legacy sessions** (elicitation from 2025-06-18, sampling in every revision): the
+//!   server sends the request to a client that declared the capability, on a transport
+//!   that can carry it ([`Session::set_server_requests`]). The tool call is
 //!   parked in the [`Session`] under the id of that request and answered when the
 //!   client's response arrives through [`Server::handle`]. The request goes out through
 //!   the session's outbox ([`Session::take_server_requests`]), which the transport drains
@@ -21,8 +26,9 @@
 //! - Otherwise (older revisions, no capability, a transport without server requests) the
 //!   tool call ends with a tool error that names the other ways to answer.
 
+mod seal;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
@@ -31,7 +37,8 @@ use super::tools::{Run, ToolOutput};
 use super::version::ProtocolVersion;
 use super::{Reply, RequestCtx, Server, Session};
 use crate::jsonrpc::{ErrorObject, Id, Notification, Request, Response};
-use crate::sha256::{constant_time_eq, hex, hmac_sha256, sha256_hex};
+pub use seal::random_key;
+use seal::{open, seal, unix_now};
 
 /// How long a `requestState` stays valid: long enough to read a document.
 pub const STATE_TTL_SECS: u64 = 60 * 60;
@@ -53,7 +60,20 @@ pub struct Question {
     pub fallback: String,
 }
 
-/// What the user did with a question.
+/// A completion a tool wants from the client's model (`sampling/createMessage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    /// The key of the request in `inputRequests` (2026-07-28).
+    pub key: &'static str,
+    /// The `CreateMessageRequest` params as they go on the wire (`messages`, `maxTokens`…).
+    pub params: Value,
+    /// The tool's own continuation state, handed back with the answer.
+    pub state: String,
+    /// For the assistant when the client cannot be asked: the other ways to go on.
+    pub fallback: String,
+}
+
+/// What the client did with a question (or a sampling request).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum UserReply<'a> {
     /// Submitted the form (`action: accept`), with its content.
@@ -62,6 +82,8 @@ pub enum UserReply<'a> {
     Decline,
     /// Dismissed without choosing.
     Cancel,
+    /// The client's model answered a [`Sampling`] request: its `CreateMessageResult`.
+    Sampled(&'a Map<String, Value>),
     /// The client could not ask (an error response, or a malformed result).
     Failed(&'a str),
 }
@@ -79,25 +101,108 @@ pub struct Answer<'a> {
 pub enum Step {
     Done(ToolOutput),
     Ask(Question),
+    Sample(Sampling),
 }
 
-/// How a request can reach the user, decided per request in `route`.
+impl Step {
+    /// The finished output, or what the tool asked the client for.
+    pub(super) fn outcome(self) -> Result<ToolOutput, ClientRequest> {
+        match self {
+            Step::Done(output) => Ok(output),
+            Step::Ask(question) => Err(ClientRequest::Elicit(question)),
+            Step::Sample(sampling) => Err(ClientRequest::Sample(sampling)),
+        }
+    }
+}
+
+/// A request to the client an interactive tool is waiting on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientRequest {
+    Elicit(Question),
+    Sample(Sampling),
+}
+
+impl ClientRequest {
+    fn method(&self) -> &'static str {
+        match self {
+            ClientRequest::Elicit(_) => "elicitation/create",
+            ClientRequest::Sample(_) => "sampling/createMessage",
+        }
+    }
+
+    /// The request's params for a revision.
+    fn params(&self, version: ProtocolVersion) -> Value {
+        match self {
+            ClientRequest::Elicit(q) => elicit_params(version, q),
+            ClientRequest::Sample(s) => s.params.clone(),
+        }
+    }
+
+    fn key(&self) -> &'static str {
+        match self {
+            ClientRequest::Elicit(q) => q.key,
+            ClientRequest::Sample(s) => s.key,
+        }
+    }
+
+    fn state(&self) -> &str {
+        match self {
+            ClientRequest::Elicit(q) => &q.state,
+            ClientRequest::Sample(s) => &s.state,
+        }
+    }
+
+    fn fallback(&self) -> &str {
+        match self {
+            ClientRequest::Elicit(q) => &q.fallback,
+            ClientRequest::Sample(s) => &s.fallback,
+        }
+    }
+
+    /// The capability -32021 names when a 2026-07-28 client lacks it.
+    fn capability(&self) -> Value {
+        match self {
+            ClientRequest::Elicit(_) => json!({"elicitation": {"form": {}}}),
+            ClientRequest::Sample(_) => json!({"sampling": {}}),
+        }
+    }
+
+    /// Why a legacy client cannot be asked, for the tool error.
+    fn unreachable(&self) -> &'static str {
+        match self {
+            ClientRequest::Elicit(_) => {
+                "This client cannot show the question here (it needs the elicitation \
+                 capability, protocol 2025-06-18 or later)."
+            }
+            ClientRequest::Sample(_) => {
+                "This client cannot be asked for a completion here (it needs the sampling \
+                 capability and a transport that carries server requests)."
+            }
+        }
+    }
+}
+
+/// How a request can reach the user (elicitation), decided per request in `route`;
+/// [`Server::ask`] decides it for sampling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
     /// The client cannot be asked.
     None,
     /// 2026-07-28: an `InputRequiredResult`.
     Mrtr,
-    /// Legacy: an `elicitation/create` request on this session.
+    /// Legacy: a server→client request on this session.
     ServerRequest,
 }
 
-/// A tool call that asked: what `route` needs to deliver the question.
+/// A tool call that asked: what `route` needs to deliver its request.
 #[derive(Debug)]
 pub struct Asked {
     pub tool: &'static str,
     pub args: Map<String, Value>,
-    pub question: Question,
+    pub request: ClientRequest,
+    /// The capabilities a 2026-07-28 request declared in `_meta` (a legacy session keeps
+    /// its own): whether it may be sampled.
+    pub modern_caps: Option<Map<String, Value>>,
 }
 
 /// Per-session bookkeeping of server→client requests (legacy era).
@@ -122,8 +227,10 @@ pub struct ServerRequest {
 /// A tool call waiting for the client's response to our request.
 #[derive(Debug)]
 struct Parked {
-    /// Our `elicitation/create` request's id.
+    /// Our request's id.
     request_id: Id,
+    /// Our request's method: how to read the client's result.
+    method: &'static str,
     /// The client's `tools/call` id, answered on resume.
     call_id: Id,
     tool: &'static str,
@@ -190,6 +297,29 @@ pub(super) fn reach_of(
     }
 }
 
+/// How `asked` can reach the client: elicitation as `route` decided; sampling by the
+/// `sampling` capability (every revision has it), from the request's `_meta` in
+/// 2026-07-28, else from the session with a transport that carries server requests.
+fn reach_for(ctx: &RequestCtx<'_>, session: &Session, asked: &Asked) -> Reach {
+    let sampling = |caps: &Map<String, Value>| caps.contains_key("sampling");
+    match &asked.request {
+        ClientRequest::Elicit(_) => ctx.reach,
+        ClientRequest::Sample(_) if ctx.version.is_modern() => {
+            if asked.modern_caps.as_ref().is_some_and(sampling) {
+                Reach::Mrtr
+            } else {
+                Reach::None
+            }
+        }
+        ClientRequest::Sample(_) => match &session.legacy {
+            Some(legacy) if sampling(&legacy.client_capabilities) && session.outbox.enabled => {
+                Reach::ServerRequest
+            }
+            _ => Reach::None,
+        },
+    }
+}
+
 /// The answer carried by a 2026-07-28 retry (`inputResponses` + `requestState`), or
 /// `None` on a first call. A `requestState` that fails verification is rejected (-32602).
 pub fn answer_from_params<'a>(
@@ -215,16 +345,36 @@ pub fn answer_from_params<'a>(
     let reply = match response {
         // The client retried without the answer: ask again (mrtr.mdx, "Error Handling").
         None => return Ok(None),
-        Some(result) => user_reply(result)?,
+        Some(result) => input_response(result)?,
     };
     Ok(Some(Answer { state, reply }))
+}
+
+/// Reads one of `inputResponses`: a `CreateMessageResult` (it has a `role`, an
+/// `ElicitResult` never does) or an `ElicitResult`. A tool that asked one kind and got
+/// the other treats it as a failed answer.
+fn input_response(result: &Value) -> Result<UserReply<'_>, McpError> {
+    match sampled(result) {
+        Some(reply) => Ok(reply),
+        None => user_reply(result),
+    }
+}
+
+/// Reads a `CreateMessageResult` (client/sampling.mdx): an object with `role` and
+/// `content`, handed to the tool whole.
+fn sampled(result: &Value) -> Option<UserReply<'_>> {
+    result
+        .as_object()
+        .filter(|r| r.get("role").is_some_and(Value::is_string) && r.contains_key("content"))
+        .map(UserReply::Sampled)
 }
 
 /// Reads an `ElicitResult`.
 fn user_reply(result: &Value) -> Result<UserReply<'_>, McpError> {
     let bad = || {
         McpError::invalid_params(
-            "inputResponses: expected an ElicitResult with action accept, decline or cancel",
+            "inputResponses: expected an ElicitResult with action accept, decline or cancel, \
+             or a CreateMessageResult",
         )
     };
     match result.get("action").and_then(Value::as_str) {
@@ -252,7 +402,7 @@ pub fn elicit_params(version: ProtocolVersion, q: &Question) -> Value {
 }
 
 impl Server {
-    /// Delivers a tool's question the way this request can reach the user.
+    /// Delivers what a tool asked for the way this request can reach the client.
     pub(super) fn ask(
         &self,
         session: &mut Session,
@@ -260,46 +410,53 @@ impl Server {
         ctx: &RequestCtx<'_>,
         asked: Asked,
     ) -> Result<Reply, McpError> {
-        match ctx.reach {
+        match reach_for(ctx, session, &asked) {
             Reach::Mrtr => Ok(Reply::Now(self.input_required(&asked))),
             Reach::ServerRequest if session.outbox.parked.len() >= MAX_PARKED => {
                 let text = format!(
-                    "{MAX_PARKED} questions are already waiting for the user in this session; \
+                    "{MAX_PARKED} requests to the client are already waiting in this session; \
                      wait for their answers. {}",
-                    asked.question.fallback
+                    asked.request.fallback()
                 );
                 Ok(Reply::Now(ToolOutput::error(text).into_result(ctx.version)))
             }
             Reach::ServerRequest => {
                 let outbox = &mut session.outbox;
                 outbox.next += 1;
-                let request_id = Id::Str(format!("elicit-{}", outbox.next));
+                let prefix = match asked.request {
+                    ClientRequest::Elicit(_) => "elicit",
+                    ClientRequest::Sample(_) => "sample",
+                };
+                let request_id = Id::Str(format!("{prefix}-{}", outbox.next));
+                let method = asked.request.method();
                 outbox.requests.push(ServerRequest {
                     for_call: call_id.clone(),
                     request: Request {
                         id: request_id.clone(),
-                        method: "elicitation/create".into(),
-                        params: Some(elicit_params(ctx.version, &asked.question)),
+                        method: method.into(),
+                        params: Some(asked.request.params(ctx.version)),
                     },
                 });
+                let state = match asked.request {
+                    ClientRequest::Elicit(q) => q.state,
+                    ClientRequest::Sample(s) => s.state,
+                };
                 outbox.parked.push(Parked {
                     request_id,
+                    method,
                     call_id: call_id.clone(),
                     tool: asked.tool,
                     args: asked.args,
-                    state: asked.question.state,
+                    state,
                 });
                 Ok(Reply::Deferred)
             }
             Reach::None if ctx.version.is_modern() => Err(McpError::MissingClientCapability(
-                json!({"elicitation": {"form": {}}}),
+                asked.request.capability(),
             )),
             Reach::None => {
-                let text = format!(
-                    "This client cannot show the question here (it needs the elicitation capability, \
-                     protocol 2025-06-18 or later). {}",
-                    asked.question.fallback
-                );
+                let r = &asked.request;
+                let text = format!("{} {}", r.unreachable(), r.fallback());
                 Ok(Reply::Now(ToolOutput::error(text).into_result(ctx.version)))
             }
         }
@@ -307,15 +464,15 @@ impl Server {
 
     /// The `InputRequiredResult` of a 2026-07-28 call.
     fn input_required(&self, asked: &Asked) -> Value {
-        let q = &asked.question;
+        let r = &asked.request;
         let request = json!({
-            "method": "elicitation/create",
-            "params": elicit_params(ProtocolVersion::V2026_07_28, q),
+            "method": r.method(),
+            "params": r.params(ProtocolVersion::V2026_07_28),
         });
         json!({
             "resultType": "input_required",
-            "inputRequests": { q.key: request },
-            "requestState": seal(&self.state_key, asked.tool, &asked.args, &q.state, unix_now()),
+            "inputRequests": { r.key(): request },
+            "requestState": seal(&self.state_key, asked.tool, &asked.args, r.state(), unix_now()),
         })
     }
 
@@ -353,6 +510,9 @@ impl Server {
         };
         let failure;
         let reply = match &response.outcome {
+            Ok(result) if parked.method == "sampling/createMessage" => sampled(result).unwrap_or(
+                UserReply::Failed("the client's sampling result was malformed"),
+            ),
             Ok(result) => user_reply(result).unwrap_or(UserReply::Failed(
                 "the client's elicitation result was malformed",
             )),
@@ -373,15 +533,14 @@ impl Server {
         let step = catch_unwind(AssertUnwindSafe(|| {
             resume(self, &mut ctx, &parked.args, Some(answer))
         }));
-        match step {
-            Ok(Step::Done(output)) => {
-                Some(Response::ok(parked.call_id, output.into_result(version)))
-            }
-            Ok(Step::Ask(question)) => {
+        match step.map(Step::outcome) {
+            Ok(Ok(output)) => Some(Response::ok(parked.call_id, output.into_result(version))),
+            Ok(Err(request)) => {
                 let asked = Asked {
                     tool: parked.tool,
                     args: parked.args,
-                    question,
+                    request,
+                    modern_caps: None,
                 };
                 match self.ask(session, &parked.call_id, &ctx, asked) {
                     Ok(Reply::Now(result)) => Some(Response::ok(parked.call_id, result)),
@@ -444,161 +603,5 @@ impl Server {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// A random key for sealing `requestState`, fresh per process. `RandomState` is seeded
-/// from the operating system's random source, so no crate or file read is needed.
-pub fn random_key() -> [u8; 32] {
-    use std::hash::{BuildHasher, Hasher};
-    let mut key = [0u8; 32];
-    for (i, chunk) in key.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    key
-}
-
-/// `v1|tool|args digest|issued|state|mac`: readable, and useless when altered.
-fn seal(key: &[u8], tool: &str, args: &Map<String, Value>, state: &str, now: u64) -> String {
-    let payload = format!("v1|{tool}|{}|{now}|{state}", args_digest(args));
-    let mac = hex(&hmac_sha256(key, payload.as_bytes()));
-    format!("{payload}|{mac}")
-}
-
-/// Verifies a sealed state for this tool and these arguments; returns the tool's state.
-fn open<'a>(
-    key: &[u8],
-    tool: &str,
-    args: &Map<String, Value>,
-    sealed: &'a str,
-    now: u64,
-) -> Result<&'a str, &'static str> {
-    let (payload, mac) = sealed.rsplit_once('|').ok_or("malformed")?;
-    let expected = hex(&hmac_sha256(key, payload.as_bytes()));
-    if !constant_time_eq(mac.as_bytes(), expected.as_bytes()) {
-        return Err("not issued by this server process (or altered)");
-    }
-    let mut fields = payload.splitn(5, '|');
-    let (Some("v1"), Some(t), Some(digest), Some(issued), Some(state)) = (
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-    ) else {
-        return Err("malformed");
-    };
-    if t != tool || digest != args_digest(args) {
-        return Err("it belongs to a different call (tool or arguments changed)");
-    }
-    let issued: u64 = issued.parse().map_err(|_| "malformed")?;
-    if now.saturating_sub(issued) > STATE_TTL_SECS {
-        return Err("expired: call the tool again without it");
-    }
-    Ok(state)
-}
-
-/// SHA-256 of the arguments' canonical JSON (serde_json maps are sorted by key).
-fn args_digest(args: &Map<String, Value>) -> String {
-    sha256_hex(Value::Object(args.clone()).to_string().as_bytes())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(v: Value) -> Map<String, Value> {
-        v.as_object().expect("object").clone()
-    }
-
-    #[test]
-    fn sealed_state_round_trips_and_rejects_tampering() {
-        let key = [7u8; 32];
-        let a = args(json!({"name": "x", "doc": "requirements"}));
-        let sealed = seal(&key, "spec_review", &a, "requirements|approve|ab|c", 1000);
-        assert_eq!(
-            open(&key, "spec_review", &a, &sealed, 1100),
-            Ok("requirements|approve|ab|c")
-        );
-        let other_key = [8u8; 32];
-        assert!(open(&other_key, "spec_review", &a, &sealed, 1100).is_err());
-        let forged = sealed.replace("approve", "approvf");
-        assert!(open(&key, "spec_review", &a, &forged, 1100).is_err());
-        let b = args(json!({"name": "y", "doc": "requirements"}));
-        assert_eq!(
-            open(&key, "spec_review", &b, &sealed, 1100),
-            Err("it belongs to a different call (tool or arguments changed)")
-        );
-        assert!(open(&key, "spec_change", &a, &sealed, 1100).is_err());
-        assert_eq!(
-            open(&key, "spec_review", &a, &sealed, 1000 + STATE_TTL_SECS + 1),
-            Err("expired: call the tool again without it")
-        );
-        assert!(open(&key, "spec_review", &a, "garbage", 1100).is_err());
-    }
-
-    #[test]
-    fn form_capability() {
-        let caps = |v: Value| args(v);
-        assert!(supports_form(&caps(json!({"elicitation": {}}))));
-        assert!(supports_form(&caps(
-            json!({"elicitation": {"form": {}, "url": {}}})
-        )));
-        assert!(!supports_form(&caps(json!({"elicitation": {"url": {}}}))));
-        assert!(!supports_form(&caps(json!({"sampling": {}}))));
-    }
-
-    #[test]
-    fn elicit_params_per_revision() {
-        let q = Question {
-            key: "review",
-            message: "m".into(),
-            schema: json!({"type": "object", "properties": {}}),
-            state: String::new(),
-            fallback: String::new(),
-        };
-        assert!(elicit_params(ProtocolVersion::V2025_06_18, &q)
-            .get("mode")
-            .is_none());
-        assert_eq!(
-            elicit_params(ProtocolVersion::V2025_11_25, &q)["mode"],
-            "form"
-        );
-    }
-
-    #[test]
-    fn user_replies() {
-        let accept = json!({"action": "accept", "content": {"decision": "approve"}});
-        assert!(
-            matches!(user_reply(&accept), Ok(UserReply::Accept(c)) if c["decision"] == "approve")
-        );
-        assert!(
-            matches!(user_reply(&json!({"action": "accept"})), Ok(UserReply::Accept(c)) if c.is_empty())
-        );
-        assert_eq!(
-            user_reply(&json!({"action": "decline"})),
-            Ok(UserReply::Decline)
-        );
-        assert_eq!(
-            user_reply(&json!({"action": "cancel"})),
-            Ok(UserReply::Cancel)
-        );
-        assert!(user_reply(&json!({"action": "maybe"})).is_err());
-    }
-
-    #[test]
-    fn random_keys_differ() {
-        assert_ne!(random_key(), random_key());
-    }
-}
+mod tests;

@@ -232,6 +232,9 @@ fn finish_review(
                 json!({"name": name, "doc": target.as_str(), "status": status, "decision": null}),
             );
         }
+        UserReply::Sampled(_) => {
+            return ToolOutput::error("the client answered the review with a sampling result");
+        }
         UserReply::Failed(why) => {
             return ToolOutput::error(format!(
                 "{why}: the user could not be asked. Ask them to use the spec-approve or \

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::mcp::ask::{self, Answer, Asked, Step};
 use crate::mcp::error::McpError;
-use crate::mcp::meta::LogLevel;
+use crate::mcp::meta::{self, LogLevel};
 use crate::mcp::version::ProtocolVersion;
 use crate::mcp::{schema, Reply, RequestCtx, Server};
 
@@ -68,7 +68,8 @@ type AskFn = fn(&Server, &mut RequestCtx<'_>, &Map<String, Value>, Option<Answer
 pub enum Run {
     /// To completion, in one call.
     Now(ToolFn),
-    /// May ask the user first (elicitation, see `ask.rs`); `key` names its question.
+    /// May ask the client first (elicitation or sampling, see `ask.rs`); `key` names its
+    /// request.
     Asks { key: &'static str, run: AskFn },
     /// To completion, returning the `CallToolResult` as it goes on the wire.
     Result(ResultFn),
@@ -253,19 +254,31 @@ pub(super) fn call(
             } else {
                 None
             };
-            match run(server, ctx, args, answer) {
-                Step::Done(output) => output,
-                Step::Ask(question) => {
+            match run(server, ctx, args, answer).outcome() {
+                Ok(output) => output,
+                Err(request) => {
                     return Ok(Reply::Ask(Asked {
                         tool: tool.name,
                         args: args.clone(),
-                        question,
+                        request,
+                        modern_caps: ctx.version.is_modern().then(|| client_caps(params)),
                     }))
                 }
             }
         }
     };
     Ok(Reply::Now(output.into_result(ctx.version)))
+}
+
+/// The client capabilities a 2026-07-28 request declares in `_meta` (route already
+/// checked they are an object).
+fn client_caps(params: &Map<String, Value>) -> Map<String, Value> {
+    params
+        .get("_meta")
+        .and_then(|m| m.get(meta::KEY_CLIENT_CAPABILITIES))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn str_arg<'a>(args: &'a Map<String, Value>, name: &str) -> &'a str {

@@ -32,25 +32,15 @@ server-sse-polling server-sse-multiple-streams dns-rebinding-protection"
 
 # Expected failures, "target:scenario", each with why. Anything else that fails fails the run.
 #
-# (server-sse-multiple-streams passes since the transport serves a supported
-#  MCP-Protocol-Version that differs from the session's under the negotiated revision.)
-# fixture:tools-call-with-logging: our HTTP transport answers a request as plain JSON unless the
-#   client sent a progressToken or accepts only SSE, and drops the request's notifications then
-#   (post.rs `run`). 2025-11-25 basic/transports.mdx: the server "MUST either return
-#   Content-Type: text/event-stream ... or Content-Type: application/json", and "MAY send
-#   JSON-RPC requests and notifications before sending the JSON-RPC response" only on an SSE
-#   stream. Plain JSON is also what keeps the Python SDK's 1 MiB SSE-event cap from breaking
-#   large results (issue 7). Over stdio the same tool's notifications arrive.
-# fixture:tools-call-sampling, tools-call-elicitation, elicitation-sep1034-defaults,
-#   elicitation-sep1330-enums: the fixture's tools for these are placeholders returning a tool
-#   error. HTTP elicitation now exists (transport/http/elicit.rs), so the three elicitation ones
-#   can become `Run::Asks` tools; the core has no sampling. 2025-11-25 client/sampling.mdx and
-#   client/elicitation.mdx: servers "MAY" request them; both are client features.
-EXPECTED_FAIL="fixture:tools-call-with-logging
-fixture:tools-call-sampling
-fixture:tools-call-elicitation
-fixture:elicitation-sep1034-defaults
-fixture:elicitation-sep1330-enums"
+# None today. Fixed since: server-sse-multiple-streams (a supported MCP-Protocol-Version that
+# differs from the session's is served under the negotiated revision); tools-call-with-logging
+# (a POST whose handling produced notifications is answered as SSE when Accept allows it,
+# 2025-11-25 basic/transports.mdx: the server "MAY send JSON-RPC requests and notifications
+# before sending the JSON-RPC response"); tools-call-sampling, tools-call-elicitation,
+# elicitation-sep1034-defaults, elicitation-sep1330-enums (the fixture's `Run::Asks` tools: the
+# core sends `sampling/createMessage` / `elicitation/create` on the POST's SSE stream and
+# resumes the call with the client's answer).
+EXPECTED_FAIL=""
 
 # ---- installs --------------------------------------------------------------------------------
 command -v npm >/dev/null || die "npm is required (it installs the suite and Node 22)"

@@ -7,6 +7,7 @@ mod http;
 mod http_client;
 mod http_elicitation;
 mod http_limits;
+mod http_notifications;
 mod https;
 mod ops;
 mod ops_logs_auth;

@@ -4,9 +4,11 @@
 //!
 //! 1. A legacy request whose POST accepts `text/event-stream` runs with server requests
 //!    enabled on its session (`Session::set_server_requests`); a JSON-only POST leaves them
-//!    off and a question falls back to the tool's error naming the other channels.
+//!    off and a question falls back to the tool's error naming the other channels. A call
+//!    answered at once goes out like any other (`post::answer_collected`).
 //! 2. A call the core parks (no reply, server requests queued) is answered with an open
-//!    SSE stream carrying the notifications and then the `elicitation/create` request.
+//!    SSE stream carrying the notifications and then our request (`elicitation/create`,
+//!    `sampling/createMessage`).
 //!    The stream goes to a thread of the capped stream set (`--max-streams`), waits without
 //!    the session lock, and is found again through [`Parked`], keyed by session and call id.
 //! 3. The client's JSON-RPC response arrives on a later POST (202). The core's reply to it
@@ -30,7 +32,7 @@ use serde_json::json;
 use tiny_http::Request;
 
 use super::endpoint::{busy_streams, Outcome};
-use super::post::outgoing_reply;
+use super::post::answer_collected;
 use super::respond::{Answered, Headers, Reply};
 use super::sessions::Slot;
 use super::sse::{Permit, SseWriter, STREAM_TICK};
@@ -144,10 +146,9 @@ impl Call<'_> {
                     let _ = w.finish();
                     streamed
                 }
-                (None, Some(request)) => Outcome::sent(
-                    request,
-                    outgoing_reply(&reply, false).with_headers(&headers),
-                ),
+                (None, Some(request)) => {
+                    answer_collected(request, &headers, notes, Some(reply), false, true)
+                }
                 (None, None) => streamed,
             };
         }

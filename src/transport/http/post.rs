@@ -4,9 +4,13 @@
 //! -32022 for a revision we lack), the body (413, then 400 with -32700). The era is the
 //! header's revision if present, else modern when the body carries modern `_meta` (the
 //! missing header is then itself a -32020), else legacy (2025-03-26 by default).
-//! Requests are answered as JSON, or as a request-scoped SSE stream when the client asked
-//! for progress or accepts only `text/event-stream`; notifications and client responses
-//! get 202. `subscriptions/listen` moves to a long-lived stream thread.
+//! Requests are answered as a request-scoped SSE stream written as the core works when the
+//! client asked for progress or accepts only `text/event-stream`. Otherwise the core runs
+//! first and the answer is plain JSON, unless it produced notifications for the request
+//! (log messages) and the client accepts SSE: then an SSE stream carries them and then the
+//! response ([`answer_collected`]), save for a response too large for one SSE event
+//! ([`MAX_SSE_RESPONSE_BYTES`]). Notifications and client responses get 202.
+//! `subscriptions/listen` moves to a long-lived stream thread.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,12 @@ use crate::jsonrpc::{self, code, Incoming, Message, Notification, Response};
 use crate::mcp::meta;
 use crate::mcp::version::ProtocolVersion;
 use crate::mcp::{Outgoing, Session};
+
+/// Largest response sent as an SSE event behind a request's notifications. The Python SDK
+/// reads at most 1 MiB per SSE event and fails the request beyond it (issue 7); the margin
+/// covers the event framing. A larger response is sent as plain JSON and the notifications
+/// are dropped: losing log lines is better than losing the result.
+pub const MAX_SSE_RESPONSE_BYTES: usize = 1_000_000;
 
 pub fn post(app: &Arc<App>, mut request: Request, cors: &Headers, answered: Answered) -> Outcome {
     let reject = |request, reply: Reply| Outcome::sent(request, reply.with_headers(cors));
@@ -359,14 +369,10 @@ impl Post<'_> {
         F: FnOnce(&mut dyn FnMut(Notification)) -> Option<Outgoing>,
     {
         if !sse {
-            let reply = work(&mut |_| {});
-            return match reply {
-                None => Outcome::sent(self.request, Reply::empty(202).with_headers(&headers)),
-                Some(outgoing) => Outcome::sent(
-                    self.request,
-                    outgoing_reply(&outgoing, modern).with_headers(&headers),
-                ),
-            };
+            let mut notes = Vec::new();
+            let reply = work(&mut |n| notes.push(n));
+            let sse_allowed = self.accepts.sse;
+            return answer_collected(self.request, &headers, notes, reply, modern, sse_allowed);
         }
         let Ok(mut out) = SseWriter::start(self.request, &headers) else {
             return Outcome::streamed();
@@ -402,6 +408,64 @@ pub(super) fn outgoing_reply(outgoing: &Outgoing, modern: bool) -> Reply {
         }
         Outgoing::Batch(rs) => Reply::rpc(200, rs),
     }
+}
+
+/// Answers a request whose notifications were collected while the core ran (not written
+/// as they happened). With notifications, an `Accept` that allows `text/event-stream`, a
+/// 200 response and a body of at most [`MAX_SSE_RESPONSE_BYTES`], the answer is an SSE
+/// stream: the notifications, then the response (2025-11-25 basic/transports.mdx: on an
+/// SSE stream the server "MAY send JSON-RPC requests and notifications before sending the
+/// JSON-RPC response"; 2026-07-28 streamable-http.mdx likewise). Otherwise it is plain
+/// JSON, which cannot carry them: they are dropped and that is logged at debug. No
+/// response means 202.
+pub(super) fn answer_collected(
+    request: Request,
+    headers: &Headers,
+    notes: Vec<Notification>,
+    reply: Option<Outgoing>,
+    modern: bool,
+    sse_allowed: bool,
+) -> Outcome {
+    let Some(outgoing) = reply else {
+        return Outcome::sent(request, Reply::empty(202).with_headers(headers));
+    };
+    let reply = outgoing_reply(&outgoing, modern);
+    let size = reply.body.as_ref().map_or(0, String::len);
+    if notes.is_empty() {
+        return Outcome::sent(request, reply.with_headers(headers));
+    }
+    let why = if !sse_allowed {
+        "the client does not accept text/event-stream"
+    } else if reply.status != 200 {
+        "an HTTP error status cannot go on an SSE stream"
+    } else if size > MAX_SSE_RESPONSE_BYTES {
+        "the response is larger than one SSE event may be"
+    } else {
+        ""
+    };
+    if !why.is_empty() {
+        log::debug!(
+            "{} notification(s) dropped, response of {} bytes sent as plain JSON: {why}",
+            notes.len(),
+            size
+        );
+        return Outcome::sent(request, reply.with_headers(headers));
+    }
+    let mut outcome = Outcome::streamed();
+    outcome.rpc_error = reply.rpc_error;
+    let Ok(mut out) = SseWriter::start(request, headers) else {
+        return outcome;
+    };
+    for n in &notes {
+        if out.event(n).is_err() {
+            return outcome;
+        }
+    }
+    let body = reply.body.unwrap_or_default();
+    if out.named("message", &body).is_ok() {
+        let _ = out.finish();
+    }
+    outcome
 }
 
 /// A modern subscription lives until the client leaves or the server stops.
