@@ -491,6 +491,16 @@ fn http10_keep_alive_is_announced_and_plain_http10_closes() {
     );
 }
 
+/// At `--log-level debug` tiny_http logs its private loopback address first ("Server
+/// listening on 127.0.0.1:N"); the address a user (and this harness) reads is ours.
+#[test]
+fn debug_logging_names_the_public_address() {
+    let (_dir, s) = server("http-debug", &["--log-level", "debug"]);
+    let r = s.get("/health", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "healthy");
+}
+
 #[test]
 fn origin_host_and_cors() {
     let (_dir, s) = server("http-origin", &[]);

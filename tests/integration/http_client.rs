@@ -64,7 +64,9 @@ impl HttpServer {
             https: false,
             log,
         };
-        let line = server.wait_log("listening on ");
+        // "listening on http(s)://": at --log-level debug tiny_http logs its private
+        // loopback address as "Server listening on 127.0.0.1:N" first.
+        let line = server.wait_log("listening on http");
         let url = line
             .split("listening on ")
             .nth(1)
