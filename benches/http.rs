@@ -9,6 +9,9 @@
 //! Every loop is bounded by a deadline; only processes this program spawned are stopped.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "shared/launch.rs"]
+mod launch;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -16,7 +19,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-server-spec");
 const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
 
@@ -207,7 +209,7 @@ fn spawn_and_wait_for_address(mut cmd: Command) -> (Child, String) {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent {
-                if let Some(addr) = address_in(&line) {
+                if let Some(addr) = launch::address_in(&line) {
                     let _ = tx.send(addr);
                     sent = true;
                 }
@@ -218,15 +220,6 @@ fn spawn_and_wait_for_address(mut cmd: Command) -> (Child, String) {
         .recv_timeout(Duration::from_secs(20))
         .expect("server logged its address");
     (child, addr)
-}
-
-fn address_in(line: &str) -> Option<String> {
-    let start = line.find("http://")? + "http://".len();
-    let rest = &line[start..];
-    let end = rest
-        .find(|c: char| c == '/' || c.is_whitespace())
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_string())
 }
 
 fn proc_stat(pid: u32) -> (u64, f64) {
@@ -506,25 +499,9 @@ fn main() {
     let _ = std::fs::remove_dir_all(&workspace);
 }
 
-/// Starts the server under test (MCP_BENCH_BIN: another build, one with symbols for perf).
+/// Starts the server under test.
 fn spawn_server(workspace: &std::path::Path) -> (Child, String) {
-    let bin = std::env::var("MCP_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--transport",
-        "http-stream",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--log-level",
-        "warn",
-        "--workspace",
-    ])
-    .arg(workspace)
-    // Access lines are logged at info; warn keeps the log out of the measurement.
-    .env("MCP_LOG_LEVEL", "warn");
-    spawn_and_wait_for_address(cmd)
+    spawn_and_wait_for_address(launch::http_command(workspace))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

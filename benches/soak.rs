@@ -20,6 +20,8 @@
 mod hist;
 #[path = "soak/kill.rs"]
 mod kill;
+#[path = "shared/launch.rs"]
+mod launch;
 #[path = "soak/mixed.rs"]
 mod mixed;
 #[path = "soak/server.rs"]

@@ -5,12 +5,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
+
+use crate::launch;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-server-spec");
 /// How long the server may take to log its address.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// Warning and error lines kept from the server's log, for the report.
@@ -25,22 +26,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `--transport http-stream` on 127.0.0.1, port 0, logging at warn (access
-    /// lines are info, and would cost the server time), with `extra` flags.
+    /// Starts `launch::http_command` with `extra` flags.
     pub fn start(workspace: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args([
-                "--transport",
-                "http-stream",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-            ])
-            .args(["--log-level", "warn", "--workspace"])
-            .arg(workspace)
+        let mut child = launch::http_command(workspace)
             .args(extra)
-            .env("MCP_LOG_LEVEL", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -144,7 +133,7 @@ fn read_log(stderr: impl std::io::Read, tx: &mpsc::Sender<String>, kept: &Mutex<
     let mut sent = false;
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         if !sent {
-            if let Some(addr) = address_in(&line) {
+            if let Some(addr) = launch::address_in(&line) {
                 let _ = tx.send(addr);
                 sent = true;
                 continue;
@@ -156,15 +145,6 @@ fn read_log(stderr: impl std::io::Read, tx: &mpsc::Sender<String>, kept: &Mutex<
             }
         }
     }
-}
-
-fn address_in(line: &str) -> Option<String> {
-    let start = line.find("http://")? + "http://".len();
-    let rest = &line[start..];
-    let end = rest
-        .find(|c: char| c == '/' || c.is_whitespace())
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_string())
 }
 
 /// A directory under the system temp dir, removed on drop.
