@@ -501,6 +501,41 @@ fn debug_logging_names_the_public_address() {
     assert_eq!(r.json()["status"], "healthy");
 }
 
+/// An SSE answer to an HTTP/1.0 request is not chunked (1.0 has no chunked coding): the
+/// events as they are, and the connection closes at the end of the body.
+#[test]
+fn sse_to_http10_is_unchunked_and_closes() {
+    use std::io::{Read, Write};
+    let (_dir, s) = server("http-sse-10", &[]);
+    let (mut body, headers) = modern(7, "tools/list", Value::Null);
+    body["params"]["_meta"]["progressToken"] = json!("p7");
+    let raw = raw_request(
+        "POST",
+        "/mcp",
+        s.port,
+        &with_json(&headers),
+        Some(&body.to_string()),
+    )
+    .replacen(" HTTP/1.1\r\n", " HTTP/1.0\r\n", 1);
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    tcp.set_read_timeout(Some(crate::support::DEADLINE))
+        .expect("timeout");
+    tcp.write_all(raw.as_bytes()).expect("write");
+    let mut all = String::new();
+    tcp.read_to_string(&mut all)
+        .expect("the server closes the connection");
+    let (head, events) = all.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+    let messages = sse_messages(events);
+    assert_eq!(
+        messages.first().expect("events")["method"],
+        "notifications/progress"
+    );
+    assert_eq!(messages.last().expect("events")["id"], 7);
+}
+
 #[test]
 fn origin_host_and_cors() {
     let (_dir, s) = server("http-origin", &[]);

@@ -30,6 +30,9 @@ pub const STREAM_TICK: Duration = Duration::from_millis(250);
 /// An open SSE response.
 pub struct SseWriter {
     out: Box<dyn Write + Send>,
+    /// HTTP/1.1 framing. An HTTP/1.0 client knows no chunked coding (RFC 9112 §7.1), so it
+    /// gets the events as they are and the end of the body is the end of the connection.
+    chunked: bool,
 }
 
 impl SseWriter {
@@ -38,9 +41,14 @@ impl SseWriter {
         request: tiny_http::Request,
         extra_headers: &[(String, String)],
     ) -> io::Result<SseWriter> {
-        let mut head = String::from(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\
-             X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n",
+        let chunked = *request.http_version() != tiny_http::HTTPVersion(1, 0);
+        let mut head = String::from(if chunked {
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+        } else {
+            "HTTP/1.0 200 OK\r\nConnection: close\r\n"
+        });
+        head.push_str(
+            "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
         );
         for (name, value) in extra_headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -49,7 +57,7 @@ impl SseWriter {
         let mut out = request.into_writer();
         out.write_all(head.as_bytes())?;
         out.flush()?;
-        Ok(SseWriter { out })
+        Ok(SseWriter { out, chunked })
     }
 
     /// One `message` event carrying a JSON-RPC message.
@@ -74,11 +82,17 @@ impl SseWriter {
 
     /// Ends the response (the last chunk); the connection may carry further requests.
     pub fn finish(mut self) -> io::Result<()> {
-        self.out.write_all(b"0\r\n\r\n")?;
+        if self.chunked {
+            self.out.write_all(b"0\r\n\r\n")?;
+        }
         self.out.flush()
     }
 
     fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if !self.chunked {
+            self.out.write_all(data)?;
+            return self.out.flush();
+        }
         write!(self.out, "{:x}\r\n", data.len())?;
         self.out.write_all(data)?;
         self.out.write_all(b"\r\n")?;
