@@ -536,6 +536,38 @@ fn sse_to_http10_is_unchunked_and_closes() {
     assert_eq!(messages.last().expect("events")["id"], 7);
 }
 
+/// Streams end when their client leaves, not at the next keep-alive write (15 s later);
+/// a client that only says `Connection: close` keeps its stream.
+#[test]
+fn streams_end_with_their_client_and_survive_connection_close() {
+    let (_dir, s) = server("http-gone", &[]);
+    let active = |s: &HttpServer| s.get("/health", &[]).json()["active_streams"].clone();
+    let id = open_session(&s, "2025-11-25");
+    let get = [
+        ("Accept", "text/event-stream"),
+        ("MCP-Protocol-Version", "2025-11-25"),
+        ("Mcp-Session-Id", id.as_str()),
+    ];
+    let mut conn = s.connect();
+    conn.send(&raw_request("GET", "/mcp", s.port, &get, None));
+    conn.stream_until("stream open");
+    assert_eq!(active(&s), 1);
+    drop(conn);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while active(&s) != 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(active(&s), 0, "the stream outlived its client");
+
+    // The 2024-11-05 transport with `Connection: close`, as some proxies send it.
+    let mut conn = s.connect();
+    let sse = [("Accept", "text/event-stream"), ("Connection", "close")];
+    conn.send(&raw_request("GET", "/sse", s.port, &sse, None));
+    conn.stream_until("/messages?sessionId=");
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(active(&s), 1, "the stream ended although its client stayed");
+}
+
 #[test]
 fn origin_host_and_cors() {
     let (_dir, s) = server("http-origin", &[]);

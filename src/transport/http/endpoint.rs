@@ -13,6 +13,7 @@
 //!
 //! POST of both eras is in `post.rs`; GET, DELETE and OPTIONS are here.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -303,15 +304,16 @@ pub(super) fn busy_streams() -> Reply {
         .with_header("Retry-After", RETRY_AFTER_SECONDS)
 }
 
-/// A legacy GET stream lives as long as its session.
+/// A legacy GET stream lives as long as its session and its client.
 struct SessionScope {
     app: Arc<App>,
     id: String,
+    conn: Arc<ConnEntry>,
 }
 
 impl StreamScope for SessionScope {
     fn alive(&self) -> bool {
-        self.app.sessions.contains(&self.id)
+        self.app.sessions.contains(&self.id) && !self.conn.client_gone.load(Ordering::SeqCst)
     }
 
     fn touch(&self) {
@@ -373,6 +375,7 @@ fn get_stream(app: &Arc<App>, request: Request, cors: &Headers, answered: Answer
         let scope = SessionScope {
             app: Arc::clone(&thread_app),
             id,
+            conn: Arc::clone(&answered.0),
         };
         let _ = sse::run_long_lived(
             &thread_app.server,

@@ -73,6 +73,10 @@ pub struct ConnEntry {
     state: Mutex<ConnState>,
     /// Set when the relay thread (not the pump) will close the client socket.
     pub relay_closes: AtomicBool,
+    /// The client left (EOF, reset, a broken request): long-lived streams on this
+    /// connection end now instead of at their next failed write. Not set when the client
+    /// only asked to close after its last request (`Connection: close` on a stream).
+    pub client_gone: AtomicBool,
     /// The server is draining: close as soon as nothing is in flight.
     draining: AtomicBool,
 }
@@ -174,6 +178,7 @@ impl Registry {
             sock,
             state: Mutex::default(),
             relay_closes: AtomicBool::new(false),
+            client_gone: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });
         self.conns().insert(entry.id, Arc::clone(&entry));

@@ -126,7 +126,7 @@ fn run_stream(app: &App, id: &str, inbox: &Receiver<String>, conn: &ConnEntry, m
     loop {
         // The front closes the connection once the client has gone (EOF): the session
         // ends with it at once, not at the next failed write.
-        if app.streams.stopping() || conn.relay_closes.load(Ordering::SeqCst) {
+        if app.streams.stopping() || conn.client_gone.load(Ordering::SeqCst) {
             break;
         }
         match inbox.recv_timeout(STREAM_TICK) {

@@ -13,6 +13,7 @@
 //! `subscriptions/listen` moves to a long-lived stream thread.
 
 use std::io::Read;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -21,6 +22,7 @@ use tiny_http::Request;
 use super::connections::session_client_info;
 use super::elicit;
 use super::endpoint::{busy_streams, header_version, Outcome, RETRY_AFTER_SECONDS};
+use super::front::ConnEntry;
 use super::headers::{self, Accepts, McpHeaders};
 use super::respond::{self, header, Answered, Headers, Reply};
 use super::sessions::{Kind, Lookup, NewEntry};
@@ -208,11 +210,12 @@ impl Post<'_> {
         let thread_app = Arc::clone(app);
         let spawned = app.streams.spawn(permit, move || {
             let session = Mutex::new(session);
+            let scope = ClientScope(Arc::clone(&answered.0));
             let _ = sse::run_long_lived(
                 &thread_app.server,
                 &thread_app.streams,
                 &session,
-                &Forever,
+                &scope,
                 out,
             );
             drop(answered);
@@ -469,10 +472,10 @@ pub(super) fn answer_collected(
 }
 
 /// A modern subscription lives until the client leaves or the server stops.
-struct Forever;
+struct ClientScope(Arc<ConnEntry>);
 
-impl StreamScope for Forever {
+impl StreamScope for ClientScope {
     fn alive(&self) -> bool {
-        true
+        !self.0.client_gone.load(Ordering::SeqCst)
     }
 }

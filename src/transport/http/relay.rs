@@ -75,8 +75,11 @@ impl Write for ClientWriter {
 
 /// How the read loop ended.
 enum End {
-    /// Client gone, idle, drained or `Connection: close`: close without a word.
+    /// Client gone, idle or drained: close without a word.
     Quiet,
+    /// The client asked to close after this request (`Connection: close`, HTTP/1.0):
+    /// read no more, but what is in flight (a stream, say) goes on to its end.
+    AfterLast,
     /// The front answers this status, then closes.
     Answer(u16, &'static str),
 }
@@ -176,7 +179,7 @@ impl Conn<'_> {
                 return end;
             }
             if head.close {
-                return End::Quiet;
+                return End::AfterLast;
             }
         }
     }
@@ -353,6 +356,9 @@ impl Conn<'_> {
     fn finish(mut self, end: End) {
         self.entry.abandon_reading();
         self.entry.relay_closes.store(true, Ordering::SeqCst);
+        if !matches!(end, End::AfterLast) {
+            self.entry.client_gone.store(true, Ordering::SeqCst);
+        }
         if let Some(backend) = self.backend.take() {
             let _ = backend.stream.shutdown(Shutdown::Write);
             let _ = backend.pump.join();
