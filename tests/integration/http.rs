@@ -563,8 +563,21 @@ fn streams_end_with_their_client_and_survive_connection_close() {
     let mut conn = s.connect();
     let sse = [("Accept", "text/event-stream"), ("Connection", "close")];
     conn.send(&raw_request("GET", "/sse", s.port, &sse, None));
-    conn.stream_until("/messages?sessionId=");
-    thread::sleep(Duration::from_millis(600));
+    let opened = conn.stream_until("/messages?sessionId=");
+    let endpoint = opened
+        .split("data: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the endpoint event")
+        .to_string();
+    // The stream still carries answers after the relay stopped reading the client.
+    let ping = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}).to_string();
+    let posted = raw_request("POST", &endpoint, s.port, &JSON_POST, Some(&ping));
+    let mut poster = s.connect();
+    poster.send(&posted);
+    assert_eq!(poster.response().status, 202);
+    let answered = conn.stream_until("\"id\":9");
+    assert!(answered.contains("\"result\":{}"), "{answered}");
     assert_eq!(active(&s), 1, "the stream ended although its client stayed");
 }
 
