@@ -31,12 +31,22 @@ fn der(cert: &Path) -> Vec<u8> {
 /// Accepts any server certificate (they are self-signed) but records it, so tests can
 /// tell which one the server presented. Signatures are still checked.
 #[derive(Debug)]
-struct Recording {
+pub(crate) struct Recording {
     seen: Mutex<Vec<Vec<u8>>>,
     provider: Arc<CryptoProvider>,
     /// webpki cannot parse X.509 v1 certificates, so their handshake signatures can only
     /// be taken on trust here (curl and OpenSSL check them).
     check_signatures: bool,
+}
+
+impl Recording {
+    pub(crate) fn new(provider: Arc<CryptoProvider>, check_signatures: bool) -> Recording {
+        Recording {
+            seen: Mutex::new(Vec::new()),
+            provider,
+            check_signatures,
+        }
+    }
 }
 
 impl ServerCertVerifier for Recording {
@@ -109,11 +119,7 @@ fn tls_connect_with(
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let verifier = Arc::new(Recording {
-        seen: Mutex::new(Vec::new()),
-        provider: Arc::clone(&provider),
-        check_signatures,
-    });
+    let verifier = Arc::new(Recording::new(Arc::clone(&provider), check_signatures));
     let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .expect("versions")

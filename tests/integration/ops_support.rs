@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::Value;
 
 use crate::http_client::{raw_request, Conn, HttpResponse, HttpServer};
+use crate::https::Recording;
 use crate::support::{TempDir, DEADLINE};
 
 /// Starts the HTTP server in a fresh workspace.
@@ -208,47 +207,6 @@ impl SseClient {
     }
 }
 
-/// Any certificate is accepted (the fixtures are self-signed); signatures still checked.
-#[derive(Debug)]
-struct TrustAll(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for TrustAll {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// A TLS connection to the server (handshake done).
 pub fn tls_connect(port: u16) -> Conn {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -256,7 +214,8 @@ pub fn tls_connect(port: u16) -> Conn {
         .with_safe_default_protocol_versions()
         .expect("versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(TrustAll(provider)))
+        // Any certificate is accepted (the fixtures are self-signed); signatures still checked.
+        .with_custom_certificate_verifier(Arc::new(Recording::new(provider, true)))
         .with_no_client_auth();
     let name = ServerName::try_from("localhost").expect("name");
     let conn = ClientConnection::new(Arc::new(config), name).expect("client");
