@@ -175,8 +175,8 @@ fn write_whole(
         // An HTTP/1.0 answer without it means "closing" (RFC 9112 §9.3), yet the
         // connection stays open: `ab -k` and other 1.0 clients then waited for the close.
         // tiny_http drops a `Connection` header given to `add_header`, so it goes in here.
-        if let Some(end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
-            let at = end + 2;
+        if let Some(end) = super::head::head_end(&wire) {
+            let at = end - 2; // before the blank line that ends the head
             wire.splice(at..at, b"Connection: keep-alive\r\n".iter().copied());
         }
     }
