@@ -17,10 +17,11 @@
 //! Every change of `spec.json` is a read-modify-write under an exclusive lock on the spec's
 //! lock file ([`Store::update_state`]), held from the read through the write, so concurrent
 //! requests (worker threads, or server processes sharing the workspace) never lose an update.
-//! The lock files live in one `specs/.locks/` folder rather than in each spec's folder: a
-//! lock taken before a spec's first write would otherwise create its folder (a listed, empty
-//! spec) even when the write is then refused. `.locks` is not a spec name, so no listing
-//! shows it, and a `.gitignore` of `*` inside keeps it out of git.
+//! `save_state` is private: there is no way to write state without the lock. The lock
+//! files live in one `specs/.locks/` folder rather than in each spec's folder: a lock taken
+//! before a spec's first write would otherwise create its folder (a listed, empty spec) even
+//! when the write is then refused. `.locks` is not a spec name, so no listing shows it, and a
+//! `.gitignore` of `*` inside keeps it out of git.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -590,11 +591,8 @@ impl<'a> Store<'a> {
         })
     }
 
-    /// Saves `spec.json` (pretty-printed, so it diffs well in git).
-    pub fn save_state(&self, spec: &SpecRef, state: &SpecState) -> Result<(), StoreError> {
-        if spec.read_only() {
-            return Err(StoreError::ReadOnly(spec.name.clone()));
-        }
+    /// Saves `spec.json` (pretty-printed, so it diffs well in git). Only under the lock.
+    fn save_state(&self, spec: &SpecRef, state: &SpecState) -> Result<(), StoreError> {
         let mut text = serde_json::to_string_pretty(state).expect("spec state serializes");
         text.push('\n');
         self.ws.write_text(&spec.state_path(), &text)?;
