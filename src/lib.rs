@@ -14,6 +14,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod file_lock;
 pub mod healthcheck;
 pub mod jsonrpc;
 pub mod logging;

@@ -2,7 +2,8 @@
 //!
 //! It owns the mapping from a client-supplied path (the `path` argument of the `create_file`
 //! and `read_file` tools) to a file inside the workspace root, and the two operations on that
-//! file: an atomic, durable text write and a capped UTF-8 text read.
+//! file: an atomic, durable text write and a capped UTF-8 text read. It also opens the lock
+//! files the spec store serializes its updates with ([`Workspace::lock`]).
 //!
 //! Rules, in the order they are checked:
 //! - A path is relative to the root, or absolute and starting with the root (canonical or as
@@ -33,7 +34,9 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::file_lock::{self, FileLock};
 
 /// Longest path the kernel accepts, in bytes, counting the terminating NUL (Linux `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
@@ -396,6 +399,32 @@ impl Workspace {
         String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 {
             path: target.display(),
         })
+    }
+
+    /// Take an exclusive lock on the lock file at `path` (see [`crate::file_lock`]), waiting
+    /// at most `wait`; `Ok(None)` when another holder kept it that long. The file is created
+    /// empty, with its parent directories, if missing, and is never written: it exists only to
+    /// be locked. The same checks as a write apply: no links anywhere, a regular file, and the
+    /// opened handle confirmed to be the file at `path`.
+    pub fn lock(&self, path: &str, wait: Duration) -> Result<Option<FileLock>, FileError> {
+        let target = self.parse(path)?;
+        if let Some(meta) = self.walk(&target, true)? {
+            require_regular(&target, &meta)?;
+        }
+        // Read and write: NFS emulates an exclusive flock with a write lock, which needs it.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
+            .open(&target.full)
+            .map_err(|e| self.open_error(&target, "open", e))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| io_error(&target, "inspect", e))?;
+        require_regular(&target, &opened)?;
+        self.confirm_location(&file, &opened, &target)?;
+        file_lock::lock_exclusive(file, wait).map_err(|e| io_error(&target, "lock", e))
     }
 
     /// Turn a client path into a [`Target`], refusing by text alone whatever can be refused so.
@@ -1199,6 +1228,38 @@ mod tests {
         assert_eq!(f.entries(), ["b.md", "d", "d/a.md"]);
         assert_eq!(f.ws.read_text("d/a.md").unwrap(), "v4");
         assert_eq!(f.ws.read_text("b.md").unwrap(), "");
+    }
+
+    #[test]
+    fn lock_creates_an_empty_file_and_excludes_a_second_holder() {
+        let f = Fixture::new(100);
+        let held = f.ws.lock("specs/.locks/a.lock", Duration::ZERO).unwrap();
+        assert!(held.is_some());
+        assert_eq!(
+            f.entries(),
+            ["specs", "specs/.locks", "specs/.locks/a.lock"]
+        );
+        assert_eq!(fs::read(f.root().join("specs/.locks/a.lock")).unwrap(), b"");
+        let busy = f.ws.lock("specs/.locks/a.lock", Duration::from_millis(20));
+        assert!(busy.unwrap().is_none(), "held by the first handle");
+        drop(held);
+        assert!(f
+            .ws
+            .lock("specs/.locks/a.lock", Duration::ZERO)
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn lock_refuses_links_and_directories() {
+        let f = Fixture::new(100);
+        symlink(f.outside().join("new.lock"), f.root().join("x.lock")).unwrap();
+        let err = f.ws.lock("x.lock", Duration::ZERO).unwrap_err();
+        assert!(matches!(err, FileError::Symlink { .. }), "{err}");
+        assert!(!f.outside().join("new.lock").exists());
+        fs::create_dir(f.root().join("d.lock")).unwrap();
+        let err = f.ws.lock("d.lock", Duration::ZERO).unwrap_err();
+        assert!(matches!(err, FileError::IsDirectory { .. }), "{err}");
     }
 
     #[test]

@@ -461,31 +461,33 @@ fn spec_write(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Valu
         if spec.read_only() {
             return Err(StoreError::ReadOnly(spec.name));
         }
-        let before = Loaded::load(&store, spec.clone())?;
-        let mut state = before.state.clone();
-        if !state.kind.documents().contains(&doc) {
-            return Err(StoreError::WrongDocument {
-                name: spec.name.clone(),
-                doc,
-                kind: state.kind,
-            });
-        }
-        let gate = gates::before_write(&evaluate(&before), doc, server.gates());
-        if gate.refused {
-            return Ok(Err(gate));
-        }
-        let created_spec = state.created_at.is_none() && store.find(name).is_err();
-        let written = store.write_doc(&spec, doc, content)?;
-        let evaluation = evaluate(&Loaded::load(&store, spec.clone())?);
-        let now = crate::clock::now_rfc3339();
-        state.phase = evaluation.phase.as_str().to_string();
-        if state.created_at.is_none() {
-            state.created_at = Some(now.clone());
-        }
-        let review = review::after_write(state.documents.get(&doc), doc, content, &now);
-        state.documents.insert(doc, review);
-        store.save_state(&spec, &state)?;
-        Ok(Ok((written, evaluation, created_spec, gate)))
+        Loaded::update(&store, spec.clone(), |before| {
+            let mut state = before.state.clone();
+            if !state.kind.documents().contains(&doc) {
+                return Err(StoreError::WrongDocument {
+                    name: spec.name.clone(),
+                    doc,
+                    kind: state.kind,
+                });
+            }
+            let gate = gates::before_write(&evaluate(before), doc, server.gates());
+            if gate.refused {
+                return Ok(Err(gate));
+            }
+            let created_spec = state.created_at.is_none() && store.find(name).is_err();
+            let written = store.write_doc(&spec, doc, content)?;
+            let after = Loaded::from_state(&store, spec.clone(), state.clone())?;
+            let evaluation = evaluate(&after);
+            let now = crate::clock::now_rfc3339();
+            state.phase = evaluation.phase.as_str().to_string();
+            if state.created_at.is_none() {
+                state.created_at = Some(now.clone());
+            }
+            let review = review::after_write(state.documents.get(&doc), doc, content, &now);
+            state.documents.insert(doc, review);
+            before.state = state;
+            Ok(Ok((written, evaluation, created_spec, gate)))
+        })
     })();
     let (written, e, created_spec, gate) = match result {
         Ok(Ok(r)) => r,
@@ -825,30 +827,32 @@ fn task_update(server: &Server, ctx: &mut RequestCtx<'_>, args: &Map<String, Val
         .filter_map(Value::as_str)
         .collect();
     let store = Store::new(&server.workspace);
-    let result = (|| {
-        let spec = store.find(name)?;
-        let Some(mut text) = store.read_doc(&spec, DocKind::Tasks)? else {
-            return Ok(Err(format!("{name} has no tasks.md yet")));
-        };
-        for id in &ids {
-            match set_task_status(&text, id, status) {
-                Ok(updated) => text = updated,
-                Err(e) => return Ok(Err(format!("task {id}: {e}; nothing was changed"))),
+    // The checkboxes and the task log change together, under the spec's state lock.
+    let result = store.find(name).and_then(|spec| {
+        Loaded::update(&store, spec, |loaded| {
+            let Some(mut text) = loaded.text(DocKind::Tasks).map(str::to_string) else {
+                return Ok(Err(format!("{name} has no tasks.md yet")));
+            };
+            for id in &ids {
+                match set_task_status(&text, id, status) {
+                    Ok(updated) => text = updated,
+                    Err(e) => return Ok(Err(format!("task {id}: {e}; nothing was changed"))),
+                }
             }
-        }
-        store.write_doc(&spec, DocKind::Tasks, &text)?;
-        let mut state = store.state(&spec)?;
-        let evaluation = evaluate(&Loaded::load(&store, spec.clone())?);
-        state.phase = evaluation.phase.as_str().to_string();
-        state.task_log.push(TaskLogEntry {
-            tasks: ids.iter().map(|id| id.to_string()).collect(),
-            status: status_name(status).to_string(),
-            note: str_arg(args, "note").unwrap_or_default().to_string(),
-            at: crate::clock::now_rfc3339(),
-        });
-        store.save_state(&spec, &state)?;
-        Ok(Ok(evaluation))
-    })();
+            store.write_doc(&loaded.spec, DocKind::Tasks, &text)?;
+            let after = Loaded::from_state(&store, loaded.spec.clone(), loaded.state.clone())?;
+            let evaluation = evaluate(&after);
+            loaded.state = after.state;
+            loaded.state.phase = evaluation.phase.as_str().to_string();
+            loaded.state.task_log.push(TaskLogEntry {
+                tasks: ids.iter().map(|id| id.to_string()).collect(),
+                status: status_name(status).to_string(),
+                note: str_arg(args, "note").unwrap_or_default().to_string(),
+                at: crate::clock::now_rfc3339(),
+            });
+            Ok::<_, StoreError>(Ok(evaluation))
+        })
+    });
     let e = match result {
         Ok(Ok(e)) => e,
         Ok(Err(msg)) => return ToolOutput::error(msg),

@@ -123,20 +123,31 @@ fn reach(e: &Evaluation, d: &Delta) -> Reach {
     out
 }
 
-/// `propose`: checks the delta, writes the change request, reopens what it touches.
+/// `propose`: checks the delta, writes the change request, reopens what it touches; all
+/// under the spec's state lock (two proposals cannot take the same number).
 pub fn propose(
     store: &Store<'_>,
     name: &str,
     summary: &str,
     delta_text: &str,
 ) -> Result<ChangeReport, ChangeError> {
-    let loaded = Loaded::load(store, store.find(name)?)?;
+    Loaded::update(store, store.find(name)?, |loaded| {
+        let (report, state) = propose_loaded(store, loaded, summary, delta_text)?;
+        loaded.state = state;
+        Ok(report)
+    })
+}
+
+/// [`propose`] on the loaded spec: the report and the state to save.
+fn propose_loaded(
+    store: &Store<'_>,
+    loaded: &Loaded,
+    summary: &str,
+    delta_text: &str,
+) -> Result<(ChangeReport, SpecState), ChangeError> {
     let spec = loaded.spec.clone();
-    if spec.read_only() {
-        return Err(StoreError::ReadOnly(spec.name).into());
-    }
-    let e = evaluate(&loaded);
-    precheck_propose(&loaded, &e)?;
+    let e = evaluate(loaded);
+    precheck_propose(loaded, &e)?;
     if delta_text.trim().is_empty() {
         return Err(ChangeError::Refused(
             "propose needs delta: the ADDED / MODIFIED / REMOVED requirement blocks".into(),
@@ -169,7 +180,7 @@ pub fn propose(
     if loaded.text(DocKind::Tasks).is_some() && (adds || !reach.tasks.is_empty()) {
         reopened.push(DocKind::Tasks);
     }
-    let reworked = rework(store, &loaded, &mut state, &reach.tasks, &id, summary, &now)?;
+    let reworked = rework(store, loaded, &mut state, &reach.tasks, &id, summary, &now)?;
     let text = render(
         &id, &spec.name, summary, delta_text, &d, &reach, &reopened, &now,
     );
@@ -188,7 +199,6 @@ pub fn propose(
         proposed_at: now,
         review: DocState::default(),
     });
-    store.save_state(&spec, &state)?;
     let reopened: Vec<String> = reopened.iter().map(|d| d.file_name().to_string()).collect();
     let mut report = report(
         &spec.name,
@@ -213,7 +223,7 @@ pub fn propose(
         if report.reworked.is_empty() { String::new() } else { format!("; done tasks back to todo with a rework note: {}", report.reworked.join(", ")) },
         spec.name,
     );
-    Ok(report)
+    Ok((report, state))
 }
 
 fn precheck_propose(loaded: &Loaded, e: &Evaluation) -> Result<(), ChangeError> {
@@ -280,11 +290,24 @@ fn rework(
     Ok(ids)
 }
 
-/// `apply`: merges the approved change into requirements.md and refreshes tasks.md.
+/// `apply`: merges the approved change into requirements.md and refreshes tasks.md, under
+/// the spec's state lock.
 pub fn apply(store: &Store<'_>, name: &str) -> Result<ChangeReport, ChangeError> {
-    let loaded = Loaded::load(store, store.find(name)?)?;
+    Loaded::update(store, store.find(name)?, |loaded| {
+        let (report, state) = apply_loaded(store, loaded, name)?;
+        loaded.state = state;
+        Ok(report)
+    })
+}
+
+/// [`apply`] on the loaded spec: the report and the state to save.
+fn apply_loaded(
+    store: &Store<'_>,
+    loaded: &Loaded,
+    name: &str,
+) -> Result<(ChangeReport, SpecState), ChangeError> {
     let spec = loaded.spec.clone();
-    let e = evaluate(&loaded);
+    let e = evaluate(loaded);
     let Some(change) = loaded.state.change.clone() else {
         return Err(ChangeError::Refused(format!(
             "{name} has no open change request: propose one first"
@@ -345,7 +368,6 @@ pub fn apply(store: &Store<'_>, name: &str) -> Result<ChangeReport, ChangeError>
         at: now,
     });
     state.change = None;
-    store.save_state(&spec, &state)?;
     let path = spec.change_path(&change.id);
     let mut report = report(
         &spec.name,
@@ -365,7 +387,7 @@ pub fn apply(store: &Store<'_>, name: &str) -> Result<ChangeReport, ChangeError>
         ops_text(&report),
         list_or_none(&report.design_sections),
     );
-    Ok(report)
+    Ok((report, state))
 }
 
 /// Puts `doc` back to draft with a reason (no-op for a document never reviewed).

@@ -259,17 +259,16 @@ pub fn subject(store: &Store<'_>, name: &str, target: Target) -> Result<Subject,
 
 /// Puts `target` in review: a question about it is on its way to a person.
 pub fn submit(store: &Store<'_>, name: &str, target: Target) -> Result<Subject, ReviewError> {
-    let loaded = Loaded::load(store, store.find(name)?)?;
-    let e = evaluate(&loaded);
-    let mut subject = subject_of(&loaded, &e, target)?;
-    let mut state = loaded.state;
-    let slot = slot(&mut state, target).ok_or_else(|| no_target(&e.name, target))?;
-    if slot.status != DocStatus::Approved {
-        slot.status = DocStatus::InReview;
-        subject.status = DocStatus::InReview;
-        store.save_state(&loaded.spec, &state)?;
-    }
-    Ok(subject)
+    Loaded::update(store, store.find(name)?, |loaded| {
+        let e = evaluate(loaded);
+        let mut subject = subject_of(loaded, &e, target)?;
+        let slot = slot(&mut loaded.state, target).ok_or_else(|| no_target(&e.name, target))?;
+        if slot.status != DocStatus::Approved {
+            slot.status = DocStatus::InReview;
+            subject.status = DocStatus::InReview;
+        }
+        Ok(subject)
+    })
 }
 
 /// Records a person's decision on `target`: the single code path of every channel.
@@ -279,9 +278,20 @@ pub fn decide(
     target: Target,
     verdict: &Verdict<'_>,
 ) -> Result<Decided, ReviewError> {
-    let loaded = Loaded::load(store, store.find(name)?)?;
-    let e = evaluate(&loaded);
-    let mut subject = subject_of(&loaded, &e, target)?;
+    Loaded::update(store, store.find(name)?, |loaded| {
+        decide_loaded(loaded, target, verdict)
+    })
+}
+
+/// [`decide`] on the spec loaded under its state lock: the bytes checked are the bytes
+/// recorded, and no concurrent decision is lost.
+fn decide_loaded(
+    loaded: &mut Loaded,
+    target: Target,
+    verdict: &Verdict<'_>,
+) -> Result<Decided, ReviewError> {
+    let e = evaluate(loaded);
+    let mut subject = subject_of(loaded, &e, target)?;
     if verdict
         .seen_sha256
         .is_some_and(|seen| seen != subject.sha256)
@@ -296,8 +306,8 @@ pub fn decide(
     }
     let now = crate::clock::now_rfc3339();
     let note = verdict.note.trim();
-    let mut state = loaded.state;
-    let slot = slot(&mut state, target).ok_or_else(|| no_target(&e.name, target))?;
+    let state = &mut loaded.state;
+    let slot = slot(state, target).ok_or_else(|| no_target(&e.name, target))?;
     slot.note = (!note.is_empty()).then(|| note.to_string());
     match verdict.decision {
         Decision::Approve => {
@@ -316,14 +326,13 @@ pub fn decide(
     }
     subject.status = slot.status;
     state.reviews.push(ReviewEntry {
-        target: log_name(&state, target),
+        target: log_name(state, target),
         decision: verdict.decision,
         channel: verdict.channel,
         sha256: subject.sha256.clone(),
         note: note.to_string(),
         at: now,
     });
-    store.save_state(&loaded.spec, &state)?;
     let next = next_step(&e, target, verdict.decision);
     Ok(Decided {
         subject,

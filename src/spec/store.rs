@@ -8,23 +8,44 @@
 //! specs/_templates/<doc>.md     user overrides of the built-in templates
 //! specs/<name>/spec.json        machine state; <name> is kebab-case
 //! specs/<name>/requirements.md | bugfix.md, design.md, tasks.md
+//! specs/.locks/<name>.lock      empty; locked while a request updates that spec's state
 //! ```
 //! The seed's flat layout (`specs/requirements.md`, `specs/design.md`, `specs/tasks.md`,
 //! state in `specs/spec.json`) is the spec named `default`. Kiro's `.kiro/specs/<name>/`
 //! folders are listed and read, never written.
+//!
+//! Every change of `spec.json` is a read-modify-write under an exclusive lock on the spec's
+//! lock file ([`Store::update_state`]), held from the read through the write, so concurrent
+//! requests (worker threads, or server processes sharing the workspace) never lose an update.
+//! `save_state` is private: there is no way to write state without the lock. The lock
+//! files live in one `specs/.locks/` folder rather than in each spec's folder: a lock taken
+//! before a spec's first write would otherwise create its folder (a listed, empty spec) even
+//! when the write is then refused. `.locks` is not a spec name, so no listing shows it, and a
+//! `.gitignore` of `*` inside keeps it out of git.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::review::{Approval, Reopened, ReviewEntry};
 use super::templates;
+use crate::file_lock::FileLock;
 use crate::workspace::{FileError, Workspace, Written};
 
 pub const SPECS_DIR: &str = "specs";
 pub const KIRO_DIR: &str = ".kiro/specs";
 pub const STEERING_DIR: &str = "specs/_steering";
 pub const TEMPLATES_DIR: &str = "specs/_templates";
+/// The state lock files, one per spec: `<name>.lock`.
+pub const LOCKS_DIR: &str = "specs/.locks";
+/// How long an update waits for another request holding the same spec's state lock.
+/// Updates hold it for milliseconds; running out means something is stuck, and the request
+/// fails (nothing changed) instead of hanging.
+pub const STATE_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Change requests of a spec, under its folder.
 pub const CHANGES_DIR: &str = "changes";
 /// The spec name of the seed's flat layout.
@@ -142,6 +163,12 @@ impl SpecRef {
         format!("{}/spec.json", self.dir)
     }
 
+    /// The lock file serializing updates of `spec.json` (spec names are unique, and no
+    /// native spec is called `default`).
+    fn lock_path(&self) -> String {
+        format!("{LOCKS_DIR}/{}.lock", self.name)
+    }
+
     /// `changes/<id>.md` of this spec.
     pub fn change_path(&self, id: &str) -> String {
         format!("{}/{CHANGES_DIR}/{id}.md", self.dir)
@@ -244,6 +271,12 @@ pub enum StoreError {
         path: String,
         problem: String,
     },
+    /// Another request held the spec's state lock for longer than the wait.
+    Busy {
+        name: String,
+        lock: String,
+        waited: Duration,
+    },
     File(FileError),
 }
 
@@ -269,6 +302,10 @@ impl std::fmt::Display for StoreError {
                 doc.as_str()
             ),
             StoreError::BadState { path, problem } => write!(f, "{path} is not valid spec state: {problem}"),
+            StoreError::Busy { name, lock, waited } => write!(
+                f,
+                "spec {name:?} is busy: another update has held its lock {lock} for over {waited:?}; nothing was changed, try again"
+            ),
             StoreError::File(e) => e.fmt(f),
         }
     }
@@ -295,11 +332,22 @@ pub fn valid_name(name: &str) -> bool {
 /// Spec storage on top of the workspace sandbox.
 pub struct Store<'a> {
     ws: &'a Workspace,
+    /// How long [`Store::update_state`] waits for the lock: [`STATE_LOCK_WAIT`] but in tests.
+    lock_wait: Duration,
 }
 
 impl<'a> Store<'a> {
     pub fn new(ws: &'a Workspace) -> Store<'a> {
-        Store { ws }
+        Store {
+            ws,
+            lock_wait: STATE_LOCK_WAIT,
+        }
+    }
+
+    /// The same store with another lock wait (tests of [`StoreError::Busy`]).
+    #[cfg(test)]
+    fn with_lock_wait(self, lock_wait: Duration) -> Store<'a> {
+        Store { lock_wait, ..self }
     }
 
     /// Every spec, sorted by name; a native spec hides a Kiro spec of the same name.
@@ -388,6 +436,11 @@ impl<'a> Store<'a> {
             Err(e) => return Err(e),
         }
         let spec = self.locate(name)?;
+        let _lock = self.lock_state(&spec)?;
+        // Checked again under the lock: a concurrent init of the same name may have won.
+        if self.ws.is_file(&spec.state_path()) {
+            return Err(StoreError::AlreadyExists(name.to_string()));
+        }
         let state = SpecState {
             kind,
             phase: kind.documents()[0].as_str().to_string(),
@@ -459,6 +512,7 @@ impl<'a> Store<'a> {
     }
 
     /// The spec's state; defaults when `spec.json` is absent (Kiro and seed specs have none).
+    /// For reading only: a change goes through [`Store::update_state`].
     pub fn state(&self, spec: &SpecRef) -> Result<SpecState, StoreError> {
         let path = spec.state_path();
         if !self.ws.is_file(&path) {
@@ -479,11 +533,66 @@ impl<'a> Store<'a> {
         })
     }
 
-    /// Saves `spec.json` (pretty-printed, so it diffs well in git).
-    pub fn save_state(&self, spec: &SpecRef, state: &SpecState) -> Result<(), StoreError> {
+    /// Reads `spec.json`, lets `change` modify it, and saves it if `change` succeeded and
+    /// changed something, all under the spec's exclusive state lock, so no concurrent update
+    /// (another thread or another process on the same workspace) is lost. Whatever else
+    /// `change` reads and writes (documents, change requests) is serialized with it.
+    ///
+    /// Read-only (Kiro) specs fail with [`StoreError::ReadOnly`] before any lock is taken; a
+    /// lock another holder keeps for [`STATE_LOCK_WAIT`] fails with [`StoreError::Busy`].
+    ///
+    /// The lock is not re-entrant: `change` must not update the same spec again (through
+    /// this function, [`Store::init`] or `Loaded::load`/`Loaded::update`), or it would wait
+    /// for itself; that is a bug, and it panics at once instead. Look again with
+    /// [`Store::state`] or `Loaded::from_state`, which take no lock.
+    pub fn update_state<T, E: From<StoreError>>(
+        &self,
+        spec: &SpecRef,
+        change: impl FnOnce(&mut SpecState) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _lock = self.lock_state(spec)?;
+        let mut state = self.state(spec)?;
+        let before = state.clone();
+        let out = change(&mut state)?;
+        if state != before {
+            self.save_state(spec, &state)?;
+        }
+        Ok(out)
+    }
+
+    /// Takes the spec's state lock (see [`Store::update_state`]).
+    fn lock_state(&self, spec: &SpecRef) -> Result<StateLock, StoreError> {
         if spec.read_only() {
             return Err(StoreError::ReadOnly(spec.name.clone()));
         }
+        let lock = spec.lock_path();
+        let key = self.ws.root().join(&lock);
+        let nested = HELD_LOCKS.with(|held| held.borrow().contains(&key));
+        assert!(
+            !nested,
+            "{lock} is already held by this thread: an update of spec {:?} must not update it again",
+            spec.name
+        );
+        if !self.ws.is_file(LOCKS_GITIGNORE) {
+            self.ws.write_text(LOCKS_GITIGNORE, "*\n")?;
+        }
+        let Some(file) = self.ws.lock(&lock, self.lock_wait)? else {
+            return Err(StoreError::Busy {
+                name: spec.name.clone(),
+                lock,
+                waited: self.lock_wait,
+            });
+        };
+        HELD_LOCKS.with(|held| held.borrow_mut().push(key.clone()));
+        Ok(StateLock {
+            _file: file,
+            key,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Saves `spec.json` (pretty-printed, so it diffs well in git). Only under the lock.
+    fn save_state(&self, spec: &SpecRef, state: &SpecState) -> Result<(), StoreError> {
         let mut text = serde_json::to_string_pretty(state).expect("spec state serializes");
         text.push('\n');
         self.ws.write_text(&spec.state_path(), &text)?;
@@ -530,6 +639,28 @@ impl<'a> Store<'a> {
         Ok(self
             .ws
             .write_text(&format!("{STEERING_DIR}/{name}.md"), content)?)
+    }
+}
+
+/// Ignores the whole lock folder, itself included.
+const LOCKS_GITIGNORE: &str = "specs/.locks/.gitignore";
+
+thread_local! {
+    /// The state locks this thread holds (full paths), to catch a nested update at once.
+    static HELD_LOCKS: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A held state lock; dropping it (also while unwinding from a panic) releases it.
+struct StateLock {
+    _file: FileLock,
+    key: PathBuf,
+    /// Dropped on the thread that took it, which records it in [`HELD_LOCKS`].
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        HELD_LOCKS.with(|held| held.borrow_mut().retain(|k| *k != self.key));
     }
 }
 
@@ -695,5 +826,139 @@ mod tests {
             store.steering().expect("steering"),
             [("tech".to_string(), "# Rust".to_string())]
         );
+    }
+
+    fn log_entry(note: String) -> TaskLogEntry {
+        TaskLogEntry {
+            tasks: vec!["1".into()],
+            status: "done".into(),
+            note,
+            at: "t".into(),
+        }
+    }
+
+    /// The bug this lock fixes: concurrent read-modify-writes of spec.json lost updates.
+    #[test]
+    fn concurrent_updates_are_all_kept() {
+        const THREADS: usize = 8;
+        const EACH: usize = 10;
+        let t = Tmp::new();
+        let spec = Store::new(&t.1)
+            .init("race", Kind::Feature, "")
+            .expect("init");
+        std::thread::scope(|s| {
+            for thread in 0..THREADS {
+                let (ws, spec) = (&t.1, &spec);
+                s.spawn(move || {
+                    let store = Store::new(ws);
+                    for i in 0..EACH {
+                        store
+                            .update_state(spec, |state| {
+                                state.task_log.push(log_entry(format!("{thread}-{i}")));
+                                Ok::<_, StoreError>(())
+                            })
+                            .expect("update");
+                    }
+                });
+            }
+        });
+        let state = Store::new(&t.1).state(&spec).expect("state");
+        let mut notes: Vec<String> = state.task_log.into_iter().map(|e| e.note).collect();
+        notes.sort();
+        let mut expected: Vec<String> = (0..THREADS)
+            .flat_map(|t| (0..EACH).map(move |i| format!("{t}-{i}")))
+            .collect();
+        expected.sort();
+        assert_eq!(notes, expected);
+    }
+
+    #[test]
+    fn a_lock_held_too_long_is_a_busy_error_and_changes_nothing() {
+        let t = Tmp::new();
+        let store = Store::new(&t.1);
+        let spec = store.init("slow", Kind::Feature, "").expect("init");
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let (ws, held) = (&t.1, &spec);
+            let holder = s.spawn(move || {
+                Store::new(ws).update_state(held, |state| {
+                    held_tx.send(()).expect("test waits");
+                    done_rx.recv().expect("test releases");
+                    state.idea = "from the holder".into();
+                    Ok::<_, StoreError>(())
+                })
+            });
+            held_rx.recv().expect("holder has the lock");
+            let quick = Store::new(&t.1).with_lock_wait(Duration::from_millis(50));
+            let err = quick
+                .update_state(&spec, |state| {
+                    state.idea = "lost".into();
+                    Ok::<_, StoreError>(())
+                })
+                .expect_err("busy");
+            assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                "spec \"slow\" is busy: another update has held its lock specs/.locks/slow.lock for over 50ms; nothing was changed, try again"
+            );
+            done_tx.send(()).expect("holder waits");
+            holder.join().expect("no panic").expect("holder updated");
+        });
+        assert_eq!(store.state(&spec).expect("state").idea, "from the holder");
+    }
+
+    #[test]
+    #[should_panic(expected = "is already held by this thread")]
+    fn a_nested_update_of_the_same_spec_panics_instead_of_waiting_for_itself() {
+        let t = Tmp::new();
+        let store = Store::new(&t.1);
+        let spec = store.init("nested", Kind::Feature, "").expect("init");
+        let _ = store.update_state(&spec, |_| {
+            store.update_state(&spec, |_| Ok::<_, StoreError>(()))
+        });
+    }
+
+    #[test]
+    fn failed_or_empty_updates_write_nothing_and_locks_stay_unlisted() {
+        let t = Tmp::new();
+        t.write("specs/seed/requirements.md", "# seed");
+        t.write(".kiro/specs/payments/requirements.md", "# kiro");
+        let store = Store::new(&t.1);
+        let kiro = store.find("payments").expect("kiro");
+        let err = store
+            .update_state(&kiro, |_| Ok::<_, StoreError>(()))
+            .expect_err("read-only");
+        assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+        assert!(!t.0.join("specs/.locks").exists(), "refused before locking");
+        let seed = store.find("seed").expect("seed");
+        store
+            .update_state(&seed, |_| Ok::<_, StoreError>(()))
+            .expect("no change");
+        let refused = store.update_state(&seed, |state| {
+            state.idea = "dropped".into();
+            Err::<(), _>(StoreError::NotFound("x".into()))
+        });
+        assert!(refused.is_err());
+        assert!(!t.0.join("specs/seed/spec.json").exists(), "nothing saved");
+        assert_eq!(
+            std::fs::read_to_string(t.0.join("specs/.locks/.gitignore")).expect("gitignore"),
+            "*\n"
+        );
+        assert!(t.0.join("specs/.locks/seed.lock").is_file());
+        let names: Vec<String> = store
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["payments", "seed"]);
+        store
+            .update_state(&seed, |state| {
+                state.idea = "kept".into();
+                Ok::<_, StoreError>(())
+            })
+            .expect("update");
+        assert_eq!(store.state(&seed).expect("state").idea, "kept");
     }
 }

@@ -95,9 +95,68 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads the state and the documents, and reopens approved documents whose bytes
-    /// changed; that is saved at once (best effort), so every reader agrees.
+    /// changed; that is saved at once (best effort, under the state lock), so every reader
+    /// agrees. For requests that only read; a change goes through [`Loaded::update`].
     pub fn load(store: &Store<'_>, spec: SpecRef) -> Result<Loaded, StoreError> {
-        let mut state = store.state(&spec)?;
+        let state = store.state(&spec)?;
+        let loaded = Loaded::from_state(store, spec, state)?;
+        if loaded.notices.is_empty() || loaded.spec.read_only() {
+            return Ok(loaded);
+        }
+        // Read again under the lock: spec.json or a document may have changed since.
+        let spec = loaded.spec.clone();
+        let saved = store.update_state(&spec, |state| {
+            let fresh = Loaded::from_state(store, spec.clone(), std::mem::take(state))?;
+            state.clone_from(&fresh.state);
+            Ok::<_, StoreError>(fresh)
+        });
+        match saved {
+            Ok(fresh) => {
+                fresh.log_notices();
+                Ok(fresh)
+            }
+            Err(e) => {
+                loaded.log_notices();
+                log::warn!("{}: cannot record reopened documents: {e}", spec.name);
+                Ok(loaded)
+            }
+        }
+    }
+
+    /// Loads the spec under its state lock and runs `change` on it: `loaded.state` as
+    /// `change` leaves it is saved when `change` succeeds; when it fails, only what loading
+    /// found (reopened approvals) is, as [`Loaded::load`] would. Documents `change` reads
+    /// from `loaded` and writes are serialized with the state (see [`Store::update_state`]).
+    ///
+    /// `change` must not call [`Loaded::load`] or [`Loaded::update`] for the same spec (the
+    /// lock is not re-entrant); [`Loaded::from_state`] looks again without the lock.
+    pub fn update<T, E: From<StoreError>>(
+        store: &Store<'_>,
+        spec: SpecRef,
+        change: impl FnOnce(&mut Loaded) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let key = spec.clone();
+        store.update_state(&key, |state| {
+            let mut loaded = Loaded::from_state(store, spec, std::mem::take(state))?;
+            loaded.log_notices();
+            let reconciled = loaded.state.clone();
+            let outcome = change(&mut loaded);
+            *state = if outcome.is_ok() {
+                loaded.state
+            } else {
+                reconciled
+            };
+            Ok(outcome)
+        })?
+    }
+
+    /// Reads the documents of a spec whose state is `state` and reopens, in memory only,
+    /// approved documents whose bytes changed. Takes no lock and saves nothing.
+    pub fn from_state(
+        store: &Store<'_>,
+        spec: SpecRef,
+        mut state: SpecState,
+    ) -> Result<Loaded, StoreError> {
         let mut texts = Vec::new();
         for doc in state.kind.documents() {
             texts.push((doc, store.read_doc(&spec, doc)?));
@@ -108,14 +167,6 @@ impl Loaded {
         };
         let now = crate::clock::now_rfc3339();
         let notices = review::reconcile(&mut state, &spec, &texts, change_text.as_deref(), &now);
-        if !notices.is_empty() && !spec.read_only() {
-            for notice in &notices {
-                log::info!("{}: {notice}", spec.name);
-            }
-            if let Err(e) = store.save_state(&spec, &state) {
-                log::warn!("{}: cannot record reopened documents: {e}", spec.name);
-            }
-        }
         let change_errors = change_text
             .as_deref()
             .map_or(0, |t| super::delta::check(t).errors());
@@ -127,6 +178,12 @@ impl Loaded {
             change_errors,
             notices,
         })
+    }
+
+    fn log_notices(&self) {
+        for notice in &self.notices {
+            log::info!("{}: {notice}", self.spec.name);
+        }
     }
 
     pub fn text(&self, doc: DocKind) -> Option<&str> {

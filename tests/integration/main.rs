@@ -16,6 +16,7 @@ mod ops_sse;
 mod ops_support;
 mod schema_check;
 mod spec_workflow;
+mod state_lock;
 mod stdio;
 mod support;
 mod ui;

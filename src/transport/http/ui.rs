@@ -216,6 +216,7 @@ fn decide(app: &App, form: &str) -> Result<Reply, (u16, String)> {
         let status = match &e {
             ReviewError::Store(StoreError::NotFound(_) | StoreError::InvalidName(_)) => 404,
             ReviewError::Store(StoreError::ReadOnly(_)) => 403,
+            ReviewError::Store(StoreError::Busy { .. }) => 503,
             ReviewError::Store(_) => 500,
             ReviewError::NotInSpec { .. } | ReviewError::Missing { .. } => 404,
             _ => 409,
