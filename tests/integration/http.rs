@@ -433,6 +433,45 @@ fn expect_continue_and_pipelining() {
     assert_eq!(conn.response().json()["status"], "healthy");
 }
 
+/// Workers write answers to the client's socket themselves (request.rs), each on its own
+/// thread: a slow answer pipelined before fast ones must still come first, whole
+/// (RFC 9112 §9.3.2). A 2 MiB `read_file` takes longer than `/health` on another worker.
+#[test]
+fn pipelined_answers_keep_their_order_when_the_first_is_slow() {
+    const SIZE: usize = 2 << 20;
+    let (dir, s) = server("http-pipe-order", &[]);
+    std::fs::write(dir.path().join("big.txt"), "y".repeat(SIZE)).expect("write big file");
+    let (body, headers) = modern(
+        1,
+        "tools/call",
+        json!({"name": "read_file", "arguments": {"path": "big.txt"}}),
+    );
+    let slow = raw_request(
+        "POST",
+        "/mcp",
+        s.port,
+        &with_json(&headers),
+        Some(&body.to_string()),
+    );
+    let fast = raw_request("GET", "/health", s.port, &[], None);
+    let mut conn = s.connect();
+    for round in 0..3 {
+        conn.send(&format!("{slow}{fast}{fast}{slow}{fast}"));
+        for (i, big) in [true, false, false, true, false].into_iter().enumerate() {
+            let r = conn.response();
+            assert_eq!(r.status, 200, "round {round}, answer {i}");
+            if big {
+                let text = r.json()["result"]["content"][0]["text"]
+                    .as_str()
+                    .map(str::len);
+                assert_eq!(text, Some(SIZE), "round {round}, answer {i}: the file");
+            } else {
+                assert_eq!(r.json()["status"], "healthy", "round {round}, answer {i}");
+            }
+        }
+    }
+}
+
 /// A burst of new keep-alive connections is served at once. tiny_http's thread pool used to
 /// queue some of them behind the others' (long-lived) connections: 4 of 8 clients, or 56
 /// of 64, got no answer until another connection closed.

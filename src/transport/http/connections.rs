@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
-use tiny_http::{Method, Request};
+use tiny_http::Method;
 
 use super::endpoint::{Outcome, RETRY_AFTER_SECONDS};
+use super::request::Request;
 use super::respond::{header, Headers, Reply};
 use super::rest::{error, json_body, percent_decode};
 use super::sessions::{short_id, Kind, NewEntry, Slot};

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use serde_json::json;
-use tiny_http::Request;
 
 use super::endpoint::{busy_streams, Outcome};
 use super::post::answer_collected;
+use super::request::Request;
 use super::respond::{Answered, Headers, Reply};
 use super::sessions::Slot;
 use super::sse::{Permit, SseWriter, STREAM_TICK};

@@ -17,11 +17,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tiny_http::{Method, Request};
+use tiny_http::Method;
 
 use super::front::ConnEntry;
 use super::headers;
 use super::metrics::{self, METRICS};
+use super::request::Request;
 use super::respond::{self, header, Access, Answered, Headers, Reply};
 use super::sessions::{Kind, Lookup};
 use super::sse::{self, SseWriter, StreamScope};
@@ -89,7 +90,7 @@ impl Outcome {
 pub fn handle(app: &Arc<App>, request: Request) {
     let started = Instant::now();
     METRICS.started();
-    let Some(entry) = app.registry.lookup(request.remote_addr()) else {
+    let Some(entry) = request.entry().cloned() else {
         log::warn!("refused a request that did not come through the front");
         respond::send(request, Reply::rejected(403, "forbidden"));
         let (ops, rejected) = (metrics::Transport::Ops, metrics::Outcome::Rejected);
@@ -137,8 +138,8 @@ fn transport_of(app: &App, path: &str) -> metrics::Transport {
 }
 
 /// Answers 503 when the worker queue is full (called on the dispatcher thread).
-pub fn overloaded(app: &App, request: Request) {
-    let entry = app.registry.lookup(request.remote_addr());
+pub fn overloaded(request: Request) {
+    let entry = request.entry().cloned();
     let reply = Reply::rejected(503, "server busy: request queue full, retry later")
         .with_header("Retry-After", RETRY_AFTER_SECONDS);
     log::warn!("request queue full: answered 503");

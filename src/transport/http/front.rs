@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use super::relay;
-use crate::transport::tls;
+use crate::transport::tls::{self, TlsWriter};
 
 /// Wait after an accept error before retrying (EMFILE and friends clear when
 /// connections close; retrying at once would spin).
@@ -62,6 +62,41 @@ pub struct FrontCtx {
     pub backend_opening: Mutex<()>,
 }
 
+/// The write side of a client connection, shared by the relay thread, the pump and the
+/// workers answering its requests (request.rs).
+#[derive(Clone)]
+pub enum ClientWriter {
+    Plain(Arc<TcpStream>),
+    Tls(TlsWriter),
+}
+
+impl ClientWriter {
+    pub fn close(&self) {
+        match self {
+            ClientWriter::Plain(s) => {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            ClientWriter::Tls(t) => t.close(),
+        }
+    }
+}
+
+impl Write for ClientWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientWriter::Plain(s) => (&**s).write(data),
+            ClientWriter::Tls(t) => t.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ClientWriter::Plain(s) => (&**s).flush(),
+            ClientWriter::Tls(t) => t.flush(),
+        }
+    }
+}
+
 /// One client connection, as the workers see it.
 pub struct ConnEntry {
     pub id: u64,
@@ -70,6 +105,8 @@ pub struct ConnEntry {
     /// The client socket, shared (not `dup`ed: one descriptor per socket), so it can be
     /// shut down from outside (drain, forced close).
     pub sock: Arc<TcpStream>,
+    /// Where answers go, set once the connection is up (after the TLS handshake starts).
+    pub writer: OnceLock<ClientWriter>,
     state: Mutex<ConnState>,
     /// Set when the relay thread (not the pump) will close the client socket.
     pub relay_closes: AtomicBool,
@@ -92,6 +129,11 @@ struct ConnState {
 impl ConnEntry {
     fn lock(&self) -> MutexGuard<'_, ConnState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The client's write side; `None` before the relay has set it up.
+    pub fn client_writer(&self) -> Option<&ClientWriter> {
+        self.writer.get()
     }
 
     pub fn begin_reading(&self) {
@@ -176,6 +218,7 @@ impl Registry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             peer,
             sock,
+            writer: OnceLock::new(),
             state: Mutex::default(),
             relay_closes: AtomicBool::new(false),
             client_gone: AtomicBool::new(false),

@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use super::front::{ConnEntry, Registry};
 use super::head::{self, Chunked, Framing, FramingError, MAX_HEAD_BYTES};
+use super::request::Request;
 use super::sessions::{Kind, NewEntry, Sessions};
 use super::sse::Streams;
 use super::{auth, elicit, endpoint, headers, ui, App};
@@ -207,7 +208,8 @@ impl Harness {
             match self.backend.recv_timeout(POLL) {
                 Ok(Some(request)) => {
                     self.entry.forwarded();
-                    endpoint::handle(app, request);
+                    let entry = self.registry.lookup(request.remote_addr());
+                    endpoint::handle(app, Request::new(request, entry));
                     break;
                 }
                 Ok(None) => {}

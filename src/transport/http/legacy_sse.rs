@@ -21,13 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use tiny_http::{Method, Request};
+use tiny_http::Method;
 
 use super::connections::{client_fields, session_client_info};
 use super::endpoint::{busy_streams, Outcome, RETRY_AFTER_SECONDS};
 use super::front::ConnEntry;
 use super::headers;
 use super::metrics::METRICS;
+use super::request::Request;
 use super::respond::{header, Answered, Headers, Reply};
 use super::sessions::{short_id, Kind, NewEntry, Slot};
 use super::sse::{SseWriter, KEEPALIVE_INTERVAL, STREAM_TICK};

@@ -6,7 +6,8 @@
 //! ```text
 //! client ─TCP/TLS─> front (front.rs, relay.rs: accept, cap, TLS, deadlines, whole requests)
 //!        ─loopback─> tiny_http (parser) ─> dispatcher ─bounded channel─> workers (pool.rs)
-//!        workers: endpoint.rs -> mcp::Server::handle -> JSON, SSE (sse.rs) or 202
+//!        workers: endpoint.rs -> mcp::Server::handle -> JSON, SSE (sse.rs) or 202,
+//!        written to the client's socket directly, in order (request.rs)
 //! ```
 //! Long-lived SSE streams run on their own capped thread set. The main thread owns the
 //! lifecycle: it waits for a signal (signals.rs) or a fatal error, then drains: stop
@@ -30,6 +31,7 @@ mod pool;
 mod post;
 mod process;
 mod relay;
+mod request;
 mod respond;
 mod rest;
 mod sessions;
@@ -53,6 +55,7 @@ use crate::transport::tls;
 use front::{FrontCtx, Registry};
 use metrics::METRICS;
 use pool::Pool;
+use request::Request;
 use sessions::{Reaper, Sessions};
 use sse::Streams;
 
@@ -355,7 +358,7 @@ fn reload(app: &App, tls: Option<&tls::Acceptor>) {
 fn spawn_dispatcher(
     app: &Arc<App>,
     backend: &Arc<tiny_http::Server>,
-    pool: Pool<tiny_http::Request>,
+    pool: Pool<Request>,
     stopping: &Arc<AtomicBool>,
     control: Sender<Control>,
 ) -> Result<JoinHandle<()>, Error> {
@@ -367,14 +370,17 @@ fn spawn_dispatcher(
         .spawn(move || {
             loop {
                 match backend.recv() {
-                    Ok(request) if relay::is_warm_up(&request, &app.registry) => {
-                        relay::answer_warm_up(request)
-                    }
                     Ok(request) => {
+                        let entry = app.registry.lookup(request.remote_addr());
+                        if entry.is_none() && relay::is_warm_up(&request) {
+                            relay::answer_warm_up(request);
+                            continue;
+                        }
+                        let request = Request::new(request, entry);
                         METRICS.queued();
                         if let Err(request) = pool.try_submit(request) {
                             METRICS.unqueued();
-                            endpoint::overloaded(&app, request);
+                            endpoint::overloaded(request);
                         }
                     }
                     Err(_) if stopping.load(Ordering::SeqCst) => break,

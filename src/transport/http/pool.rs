@@ -2,8 +2,8 @@
 //!
 //! [`Pool::try_submit`] never blocks: when the queue is full the job comes back and the
 //! caller answers 503 with `Retry-After`, so load never turns into unbounded memory.
-//! Each job runs under `catch_unwind`; a panic costs that one job (tiny_http answers 500
-//! when a dropped request was never answered). Dropping the sender ends `for job in rx`
+//! Each job runs under `catch_unwind`; a panic costs that one job (a request dropped
+//! unanswered gets a 500, request.rs). Dropping the sender ends `for job in rx`
 //! in every worker, and [`Pool::join`] waits for them.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

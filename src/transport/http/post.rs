@@ -17,13 +17,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tiny_http::Request;
 
 use super::connections::session_client_info;
 use super::elicit;
 use super::endpoint::{busy_streams, header_version, Outcome, RETRY_AFTER_SECONDS};
 use super::front::ConnEntry;
 use super::headers::{self, Accepts, McpHeaders};
+use super::request::Request;
 use super::respond::{self, header, Answered, Headers, Reply};
 use super::sessions::{Kind, Lookup, NewEntry};
 use super::sse::{self, SseWriter, StreamScope};

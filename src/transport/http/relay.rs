@@ -1,8 +1,10 @@
-//! One client connection in the front: read whole requests under deadlines and caps,
-//! forward them to tiny_http over a private loopback socket, and pump its responses back.
+//! One client connection in the front: read whole requests under deadlines and caps and
+//! forward them to tiny_http over a private loopback socket. The workers write the answers
+//! to the client themselves (request.rs); a pump copies what tiny_http writes on its own
+//! (its 400 for a head it cannot parse) and closes the client when tiny_http closes.
 //!
 //! Two threads per connection once a request has arrived: this relay thread (client to
-//! backend, with framing) and a pump (backend to client, bytes only). An idle connection
+//! backend, with framing) and the pump (backend to client, bytes only). An idle connection
 //! has only the relay thread and no backend socket. Deadlines:
 //! - the first request head must be complete within `--header-timeout` of accept (TLS
 //!   handshake included), and every later head within the same time of its first byte;
@@ -20,10 +22,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::front::{ConnEntry, FrontCtx, Registry, RELAY_STACK_BYTES};
+use super::front::{ClientWriter, ConnEntry, FrontCtx, RELAY_STACK_BYTES};
 use super::head::{self, Chunked, Framing, FramingError, Head, MAX_HEAD_BYTES};
 use super::metrics::METRICS;
-use crate::transport::tls::TlsWriter;
 
 /// A keep-alive connection with nothing in flight closes after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,42 +37,10 @@ const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read from the client per call: requests are mostly well under 1 KiB, and this
 /// buffer is on every relay thread's stack (memory per connection).
 const READ_CHUNK_BYTES: usize = 4 * 1024;
-/// Bytes of tiny_http's output the pump copies per call: a whole typical answer.
-const PUMP_CHUNK_BYTES: usize = 16 * 1024;
-
-/// The write side of the client connection, shared by the relay thread and the pump.
-#[derive(Clone)]
-enum ClientWriter {
-    Plain(Arc<TcpStream>),
-    Tls(TlsWriter),
-}
-
-impl ClientWriter {
-    fn close(&self) {
-        match self {
-            ClientWriter::Plain(s) => {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-            ClientWriter::Tls(t) => t.close(),
-        }
-    }
-}
-
-impl Write for ClientWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        match self {
-            ClientWriter::Plain(s) => (&**s).write(data),
-            ClientWriter::Tls(t) => t.write(data),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            ClientWriter::Plain(s) => (&**s).flush(),
-            ClientWriter::Tls(t) => t.flush(),
-        }
-    }
-}
+/// Bytes of tiny_http's output the pump copies per call, on its stack. Answers go from the
+/// workers to the client directly (request.rs); what tiny_http writes itself is small
+/// (its 400 for a head it cannot parse).
+const PUMP_CHUNK_BYTES: usize = 2 * 1024;
 
 /// How the read loop ended.
 enum End {
@@ -120,6 +89,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
             }
         },
     };
+    let _ = entry.writer.set(writer.clone());
     let mut conn = Conn {
         ctx,
         entry,
@@ -420,12 +390,10 @@ fn open_backend(ctx: &FrontCtx) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// True for a backend connection's [`WARM_UP`]: `OPTIONS *` from a relay address no
+/// True for a backend connection's [`WARM_UP`], given a request from a relay address no
 /// client connection is bound to. The dispatcher answers it without the workers.
-pub fn is_warm_up(request: &tiny_http::Request, registry: &Registry) -> bool {
-    *request.method() == tiny_http::Method::Options
-        && request.url() == "*"
-        && registry.lookup(request.remote_addr()).is_none()
+pub fn is_warm_up(request: &tiny_http::Request) -> bool {
+    *request.method() == tiny_http::Method::Options && request.url() == "*"
 }
 
 pub fn answer_warm_up(request: tiny_http::Request) {
@@ -468,9 +436,11 @@ impl Drop for BufferPermit {
     }
 }
 
-/// Copies tiny_http's responses to the client until either side closes.
+/// Copies what tiny_http itself writes to the client until either side closes. Its end
+/// (tiny_http closed the connection) comes after every answer on it is complete, since
+/// each worker holds tiny_http's writer until its answer is out.
 fn pump(from_backend: Arc<TcpStream>, mut to_client: ClientWriter, entry: &ConnEntry) {
-    let mut chunk = vec![0u8; PUMP_CHUNK_BYTES];
+    let mut chunk = [0u8; PUMP_CHUNK_BYTES];
     loop {
         let n = match (&*from_backend).read(&mut chunk) {
             Ok(0) | Err(_) => break,

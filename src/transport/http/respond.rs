@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use tiny_http::{Header, Request, Response as HttpResponse};
+use tiny_http::{Header, Response as HttpResponse};
 
 use super::front::ConnEntry;
+use super::request::Request;
 use crate::jsonrpc::{self, code, ErrorObject, Response};
 use crate::mcp::error::mcp_code;
 

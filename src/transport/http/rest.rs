@@ -18,10 +18,11 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use tiny_http::{Method, Request};
+use tiny_http::Method;
 
 use super::endpoint::Outcome;
 use super::headers;
+use super::request::Request;
 use super::respond::{self, header, Headers, Reply};
 use super::App;
 use crate::jsonrpc::{

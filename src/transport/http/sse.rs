@@ -38,7 +38,7 @@ pub struct SseWriter {
 impl SseWriter {
     /// Writes the response head and takes over the connection.
     pub fn start(
-        request: tiny_http::Request,
+        request: super::request::Request,
         extra_headers: &[(String, String)],
     ) -> io::Result<SseWriter> {
         let chunked = *request.http_version() != tiny_http::HTTPVersion(1, 0);

@@ -18,9 +18,10 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::json;
-use tiny_http::{Method, Request};
+use tiny_http::Method;
 
 use super::endpoint::{busy_streams, Outcome};
+use super::request::Request;
 use super::respond::{header, Answered, Headers, Reply};
 use super::sse::SseWriter;
 use super::ui_events::Watcher;

@@ -1,0 +1,129 @@
+//! A request as the workers see it: tiny_http's parsed request plus the front connection
+//! it arrived on, so that its answer is written straight to the client's socket.
+//!
+//! Why: the answer used to go back the way the request came (worker -> tiny_http's
+//! loopback socket -> the front's pump thread -> client): a second copy of every response
+//! through the kernel and one more thread wake-up per request, most of the gap to the
+//! benchmark's ceiling. Now the worker writes to the client (plain or TLS) itself.
+//! tiny_http's writer for the request is still taken and held until the answer is out:
+//! its first flush waits until the answers to earlier pipelined requests on the connection
+//! are complete, and dropping it lets the next one go, so pipelined answers keep their
+//! order (RFC 9112 §9.3.2). What tiny_http writes on its own (a 400 for a head it cannot
+//! parse) still reaches the client through the front's pump.
+
+use std::io::{self, Write};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use super::front::{ClientWriter, ConnEntry};
+
+/// A tiny_http request and the connection it came from (`None`: not through the front).
+pub struct Request {
+    /// `Some` until the answer has begun ([`Request::into_writer`]).
+    inner: Option<tiny_http::Request>,
+    entry: Option<Arc<ConnEntry>>,
+}
+
+impl Request {
+    pub fn new(inner: tiny_http::Request, entry: Option<Arc<ConnEntry>>) -> Request {
+        Request {
+            inner: Some(inner),
+            entry,
+        }
+    }
+
+    /// The front connection the request arrived on.
+    pub fn entry(&self) -> Option<&Arc<ConnEntry>> {
+        self.entry.as_ref()
+    }
+
+    /// Where the answer goes: the client's socket once it is this answer's turn, or
+    /// tiny_http's own writer for a request whose connection has no client writer (the
+    /// fuzz harness reads answers back from the loopback socket).
+    pub fn into_writer(mut self) -> Box<dyn Write + Send> {
+        let inner = self.inner.take().expect("a request is answered once");
+        writer_for(inner, self.entry.as_deref())
+    }
+}
+
+fn writer_for(inner: tiny_http::Request, entry: Option<&ConnEntry>) -> Box<dyn Write + Send> {
+    let turn = inner.into_writer();
+    match entry.and_then(ConnEntry::client_writer) {
+        Some(client) => Box::new(Direct {
+            turn,
+            waited: false,
+            client: client.clone(),
+        }),
+        None => turn,
+    }
+}
+
+impl Deref for Request {
+    type Target = tiny_http::Request;
+
+    fn deref(&self) -> &tiny_http::Request {
+        self.inner
+            .as_ref()
+            .expect("a request is read before it is answered")
+    }
+}
+
+impl DerefMut for Request {
+    fn deref_mut(&mut self) -> &mut tiny_http::Request {
+        self.inner
+            .as_mut()
+            .expect("a request is read before it is answered")
+    }
+}
+
+/// A request dropped unanswered (a handler panicked) gets a 500, as tiny_http would send
+/// it, but in its turn on the client's socket, so later pipelined answers cannot pass it.
+impl Drop for Request {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let mut out = writer_for(inner, self.entry.as_deref());
+            let _ = out.write_all(UNANSWERED);
+            let _ = out.flush();
+        }
+    }
+}
+
+/// What an unanswered request gets (tiny_http's `Response::empty(500)`).
+const UNANSWERED: &[u8] = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
+
+/// Writes to the client once tiny_http says it is this answer's turn; holds the turn
+/// until dropped.
+struct Direct {
+    turn: Box<dyn Write + Send>,
+    waited: bool,
+    client: ClientWriter,
+}
+
+impl Direct {
+    fn wait_turn(&mut self) -> io::Result<()> {
+        if !self.waited {
+            // tiny_http's sequential writer blocks here until the writers of earlier
+            // requests on this connection are dropped; it has nothing buffered to send.
+            self.turn.flush()?;
+            self.waited = true;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Direct {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.wait_turn()?;
+        self.client.write(data)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.wait_turn()?;
+        self.client.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.wait_turn()?;
+        self.client.flush()
+    }
+}
