@@ -7,11 +7,11 @@
 //! (SIGHUP) swaps the configuration for new connections; a bad pair leaves the old one in
 //! service. Open connections keep the configuration they started with.
 //!
-//! The TLS session of one connection is shared by the front's two relay threads (client
-//! to backend, backend to client) as a [`TlsReader`]/[`TlsWriter`] pair over one mutex.
-//! Socket *reads* happen outside the lock, so a reader blocked waiting for the client
-//! never stops the other thread from writing a streamed response; only the short
-//! encrypt-and-send and decrypt steps hold it.
+//! The TLS session of one connection is shared by the front's relay thread (reading the
+//! client) and whichever worker or stream thread writes an answer, as a
+//! [`TlsReader`]/[`TlsWriter`] pair over one mutex. Socket *reads* happen outside the
+//! lock, so a reader blocked waiting for the client never stops a writer of a streamed
+//! response; only the short encrypt-and-send and decrypt steps hold it.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -195,6 +195,18 @@ pub struct TlsReader {
 }
 
 impl TlsReader {
+    /// Whether a read can return data without waiting for the socket: raw bytes rustls
+    /// has not taken yet, or decrypted bytes not read yet. (An error counts as data: the
+    /// next read reports it.)
+    pub fn buffered(&self) -> bool {
+        if !self.pending.is_empty() {
+            return true;
+        }
+        let mut conn = self.shared.lock();
+        conn.process_new_packets()
+            .map_or(true, |state| state.plaintext_bytes_to_read() > 0)
+    }
+
     /// Hands buffered raw bytes to rustls until it has plaintext or needs more.
     fn feed(&mut self, conn: &mut ServerConnection) -> io::Result<()> {
         while !self.pending.is_empty() {

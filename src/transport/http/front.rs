@@ -32,7 +32,7 @@ use crate::transport::tls::{self, TlsWriter};
 /// Wait after an accept error before retrying (EMFILE and friends clear when
 /// connections close; retrying at once would spin).
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-/// Stack of a relay thread (TLS handshakes included) and of its pump.
+/// Stack of a relay thread (TLS handshakes included).
 pub const RELAY_STACK_BYTES: usize = 256 * 1024;
 /// File descriptors kept back from the connection budget (listeners, logs, the signal
 /// pipe, /dev/urandom, a refused connection being answered).
@@ -108,8 +108,6 @@ pub struct ConnEntry {
     /// Where answers go, set once the connection is up (after the TLS handshake starts).
     pub writer: OnceLock<ClientWriter>,
     state: Mutex<ConnState>,
-    /// Set when the relay thread (not the pump) will close the client socket.
-    pub relay_closes: AtomicBool,
     /// The client left (EOF, reset, a broken request): long-lived streams on this
     /// connection end now instead of at their next failed write. Not set when the client
     /// only asked to close after its last request (`Connection: close` on a stream).
@@ -220,7 +218,6 @@ impl Registry {
             sock,
             writer: OnceLock::new(),
             state: Mutex::default(),
-            relay_closes: AtomicBool::new(false),
             client_gone: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

@@ -16,6 +16,7 @@
 //! If tiny_http's accept thread ever dies, the server exits 1 so a supervisor restarts it.
 
 mod auth;
+mod backend;
 mod connections;
 mod elicit;
 mod endpoint;
@@ -372,8 +373,8 @@ fn spawn_dispatcher(
                 match backend.recv() {
                     Ok(request) => {
                         let entry = app.registry.lookup(request.remote_addr());
-                        if entry.is_none() && relay::is_warm_up(&request) {
-                            relay::answer_warm_up(request);
+                        if entry.is_none() && backend::is_warm_up(&request) {
+                            backend::answer_warm_up(request);
                             continue;
                         }
                         let request = Request::new(request, entry);

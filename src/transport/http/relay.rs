@@ -1,11 +1,10 @@
 //! One client connection in the front: read whole requests under deadlines and caps and
-//! forward them to tiny_http over a private loopback socket. The workers write the answers
-//! to the client themselves (request.rs); a pump copies what tiny_http writes on its own
-//! (its 400 for a head it cannot parse) and closes the client when tiny_http closes.
+//! forward them to tiny_http over a private loopback socket (backend.rs). The workers
+//! write the answers to the client themselves (request.rs); this thread also watches the
+//! backend socket while it waits for the client, for what tiny_http writes on its own.
 //!
-//! Two threads per connection once a request has arrived: this relay thread (client to
-//! backend, with framing) and the pump (backend to client, bytes only). An idle connection
-//! has only the relay thread and no backend socket. Deadlines:
+//! One thread per connection (and tiny_http's thread for its backend connection, opened
+//! with the first request). Deadlines:
 //! - the first request head must be complete within `--header-timeout` of accept (TLS
 //!   handshake included), and every later head within the same time of its first byte;
 //! - a body must arrive within [`BODY_TIMEOUT`];
@@ -16,15 +15,16 @@
 //! connection, after any responses already in flight have been relayed.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::front::{ClientWriter, ConnEntry, FrontCtx, RELAY_STACK_BYTES};
+use super::backend::{Backend, Ready};
+use super::front::{ClientWriter, ConnEntry, FrontCtx};
 use super::head::{self, Chunked, Framing, FramingError, Head, MAX_HEAD_BYTES};
 use super::metrics::METRICS;
+use crate::transport::tls::TlsReader;
 
 /// A keep-alive connection with nothing in flight closes after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,15 +32,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A write to the client that makes no progress for this long fails.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connecting to tiny_http's private listener.
-const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read from the client per call: requests are mostly well under 1 KiB, and this
 /// buffer is on every relay thread's stack (memory per connection).
 const READ_CHUNK_BYTES: usize = 4 * 1024;
-/// Bytes of tiny_http's output the pump copies per call, on its stack. Answers go from the
-/// workers to the client directly (request.rs); what tiny_http writes itself is small
-/// (its 400 for a head it cannot parse).
-const PUMP_CHUNK_BYTES: usize = 2 * 1024;
 
 /// How the read loop ended.
 enum End {
@@ -53,20 +47,30 @@ enum End {
     Answer(u16, &'static str),
 }
 
-/// A shared socket read through `&TcpStream` (no `dup`, so no extra descriptor).
-struct SharedRead(Arc<TcpStream>);
+/// The read side of the client connection.
+enum ClientReader {
+    /// The shared socket, read through `&TcpStream` (no `dup`, so no extra descriptor).
+    Plain(Arc<TcpStream>),
+    Tls(TlsReader),
+}
 
-impl Read for SharedRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+impl ClientReader {
+    /// Whether a read can return data without the socket becoming readable first.
+    fn buffered(&self) -> bool {
+        match self {
+            ClientReader::Plain(_) => false,
+            ClientReader::Tls(tls) => tls.buffered(),
+        }
     }
 }
 
-/// The backend side: the relay socket to tiny_http and the pump copying its output.
-struct Backend {
-    stream: Arc<TcpStream>,
-    local: SocketAddr,
-    pump: JoinHandle<()>,
+impl Read for ClientReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ClientReader::Plain(sock) => (&**sock).read(buf),
+            ClientReader::Tls(tls) => tls.read(buf),
+        }
+    }
 }
 
 /// Runs one connection to its end.
@@ -75,13 +79,13 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
     let sock = Arc::clone(&entry.sock);
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(SEND_TIMEOUT));
-    let (reader, writer): (Box<dyn Read + Send>, ClientWriter) = match &ctx.tls {
+    let (reader, writer) = match &ctx.tls {
         None => (
-            Box::new(SharedRead(Arc::clone(&sock))),
+            ClientReader::Plain(Arc::clone(&sock)),
             ClientWriter::Plain(Arc::clone(&sock)),
         ),
         Some(acceptor) => match acceptor.start(Arc::clone(&sock)) {
-            Ok((r, w)) => (Box::new(r), ClientWriter::Tls(w)),
+            Ok((r, w)) => (ClientReader::Tls(r), ClientWriter::Tls(w)),
             Err(e) => {
                 log::warn!("{}: TLS session not started: {e}", entry.peer);
                 METRICS.tls_handshake_failed();
@@ -114,7 +118,7 @@ struct Conn<'a> {
     entry: &'a Arc<ConnEntry>,
     /// The client socket, for read timeouts.
     control: Arc<TcpStream>,
-    reader: Box<dyn Read + Send>,
+    reader: ClientReader,
     writer: ClientWriter,
     /// Bytes read from the client and not yet forwarded.
     buf: Vec<u8>,
@@ -203,8 +207,28 @@ impl Conn<'_> {
         }
     }
 
-    /// One read from the client with a timeout, appended to `buf`.
+    /// One read from the client with a timeout, appended to `buf`. While a backend
+    /// connection is open, tiny_http is watched too: what it writes itself is copied to
+    /// the client (then a timeout error, so the caller re-checks its deadline), and its
+    /// close ends the connection (an error).
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
+        if let Some(backend) = &self.backend {
+            if !self.reader.buffered() {
+                match backend.wait(&self.control, timeout)? {
+                    Ready::Client => {}
+                    Ready::Timeout => return Err(io::ErrorKind::TimedOut.into()),
+                    Ready::Backend if backend.copy_once(&mut self.writer)? => {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    Ready::Backend => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            "the request queue closed the connection",
+                        ));
+                    }
+                }
+            }
+        }
         // A timeout already set that is close to the one needed is kept (overshoot at most
         // 1/16): the caller re-checks its deadline after every read, and one setsockopt
         // per request was a tenth of the front's system calls.
@@ -282,7 +306,7 @@ impl Conn<'_> {
         let mut message = head.forward(payload.len());
         message.extend_from_slice(payload);
         self.entry.forwarded();
-        let backend = self.backend.as_ref().map(|b| &*b.stream);
+        let backend = self.backend.as_ref().map(|b| &b.stream);
         if let Some(mut stream) = backend {
             if stream.write_all(&message).is_err() {
                 self.entry.finish_request();
@@ -294,45 +318,24 @@ impl Conn<'_> {
     }
 
     fn connect_backend(&mut self) -> Result<Backend, End> {
-        let unavailable = |e: io::Error| {
+        let backend = Backend::open(self.ctx).map_err(|e| {
             log::warn!("{}: cannot reach the request queue: {e}", self.entry.peer);
             End::Answer(503, "server busy")
-        };
-        let stream = open_backend(self.ctx).map_err(unavailable)?;
-        let local = stream.local_addr().map_err(unavailable)?;
-        let stream = Arc::new(stream);
-        let from_backend = Arc::clone(&stream);
-        let to_client = self.writer.clone();
-        self.ctx.registry.bind_relay(local, self.entry);
-        let entry = Arc::clone(self.entry);
-        let pump = thread::Builder::new()
-            .name(format!("mcp-pump-{}", entry.id))
-            .stack_size(RELAY_STACK_BYTES)
-            .spawn(move || pump(from_backend, to_client, &entry));
-        match pump {
-            Ok(pump) => Ok(Backend {
-                stream,
-                local,
-                pump,
-            }),
-            Err(e) => {
-                self.ctx.registry.unbind_relay(local);
-                Err(unavailable(e))
-            }
-        }
+        })?;
+        self.ctx.registry.bind_relay(backend.local, self.entry);
+        Ok(backend)
     }
 
     /// Orderly close: let tiny_http finish what is in flight, then answer and close.
     fn finish(mut self, end: End) {
         self.entry.abandon_reading();
-        self.entry.relay_closes.store(true, Ordering::SeqCst);
         if !matches!(end, End::AfterLast) {
             self.entry.client_gone.store(true, Ordering::SeqCst);
         }
         if let Some(backend) = self.backend.take() {
-            let _ = backend.stream.shutdown(Shutdown::Write);
-            let _ = backend.pump.join();
-            self.ctx.registry.unbind_relay(backend.local);
+            let local = backend.local;
+            backend.drain(&mut self.writer);
+            self.ctx.registry.unbind_relay(local);
         }
         if let End::Answer(status, why) = end {
             METRICS.rejected(status);
@@ -349,55 +352,6 @@ impl Conn<'_> {
         }
         self.writer.close();
     }
-}
-
-/// The request a new backend connection starts with. It comes from an address no relay
-/// is bound to yet, so no client can send it: the front forwards client requests only on
-/// bound connections.
-const WARM_UP: &[u8] = b"OPTIONS * HTTP/1.1\r\nHost: front\r\nContent-Length: 0\r\n\r\n";
-
-/// Connects to tiny_http, one relay at a time, and waits for the answer to [`WARM_UP`].
-///
-/// Why: tiny_http hands each accepted connection to a thread pool that decides between
-/// "wake an idle thread" and "start a thread" from a count of idle threads that still
-/// includes threads already woken for earlier connections. Connections accepted in a
-/// burst could then wait in its queue, unserved, until some other keep-alive connection
-/// closed (seen: 4 of 8 simultaneous clients got no answer). A warm-up answered means a
-/// thread owns this connection; doing it one at a time means the pool's count is
-/// accurate whenever it accepts one of ours.
-fn open_backend(ctx: &FrontCtx) -> io::Result<TcpStream> {
-    let _one_at_a_time = ctx
-        .backend_opening
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut stream = TcpStream::connect_timeout(&ctx.backend, BACKEND_CONNECT_TIMEOUT)?;
-    let _ = stream.set_nodelay(true);
-    stream.set_read_timeout(Some(BACKEND_CONNECT_TIMEOUT))?;
-    stream.write_all(WARM_UP)?;
-    // The answer is a head without a body (204); read byte-wise-safe until its end.
-    let mut answer = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    while head::head_end(&answer).is_none() {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 || answer.len() > 4096 {
-            return Err(io::Error::other(
-                "the request queue did not answer its warm-up",
-            ));
-        }
-        answer.extend_from_slice(&chunk[..n]);
-    }
-    stream.set_read_timeout(None)?;
-    Ok(stream)
-}
-
-/// True for a backend connection's [`WARM_UP`], given a request from a relay address no
-/// client connection is bound to. The dispatcher answers it without the workers.
-pub fn is_warm_up(request: &tiny_http::Request) -> bool {
-    *request.method() == tiny_http::Method::Options && request.url() == "*"
-}
-
-pub fn answer_warm_up(request: tiny_http::Request) {
-    let _ = request.respond(tiny_http::Response::empty(204));
 }
 
 /// A fully read request body.
@@ -433,31 +387,6 @@ impl BufferPermit {
 impl Drop for BufferPermit {
     fn drop(&mut self) {
         self.ctx.buffered.fetch_sub(self.bytes, Ordering::SeqCst);
-    }
-}
-
-/// Copies what tiny_http itself writes to the client until either side closes. Its end
-/// (tiny_http closed the connection) comes after every answer on it is complete, since
-/// each worker holds tiny_http's writer until its answer is out.
-fn pump(from_backend: Arc<TcpStream>, mut to_client: ClientWriter, entry: &ConnEntry) {
-    let mut chunk = [0u8; PUMP_CHUNK_BYTES];
-    loop {
-        let n = match (&*from_backend).read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if to_client
-            .write_all(&chunk[..n])
-            .and_then(|()| to_client.flush())
-            .is_err()
-        {
-            // The client is gone or stopped reading: fail the writer on the other side.
-            let _ = from_backend.shutdown(Shutdown::Both);
-            break;
-        }
-    }
-    if !entry.relay_closes.load(Ordering::SeqCst) {
-        to_client.close(); // wakes the relay thread
     }
 }
 
