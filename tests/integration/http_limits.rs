@@ -252,3 +252,39 @@ fn non_ascii_head_gets_400() {
     );
     assert_eq!(conn.response().status, 400);
 }
+
+/// The threads of a running process (`Threads:` in /proc/PID/status).
+fn threads_of(s: &HttpServer) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id()))
+        .expect("read /proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Threads: line")
+}
+
+/// Memory per connection is mostly its threads' stacks: a keep-alive connection that has
+/// been answered costs two threads (the front's relay, which also watches tiny_http's
+/// socket, and tiny_http's own), not three (a pump per connection copied answers back
+/// before workers wrote to the client directly).
+#[test]
+fn an_open_keep_alive_connection_costs_two_threads() {
+    const CONNECTIONS: usize = 32;
+    let (_dir, s) = server("http-threads", &["--workers", "2"]);
+    assert_eq!(s.get("/health", &[]).status, 200);
+    // tiny_http's thread of that closed connection lingers for a while: count from here.
+    let before = threads_of(&s);
+    let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| s.connect()).collect();
+    let health = raw_request("GET", "/health", s.port, &[], None);
+    for conn in &mut conns {
+        conn.send(&health);
+        assert_eq!(conn.response().status, 200);
+    }
+    // At most two each; tiny_http may reuse idle threads of its pool for its half.
+    let added = threads_of(&s) - before;
+    assert!(
+        (CONNECTIONS..=2 * CONNECTIONS).contains(&added),
+        "{CONNECTIONS} open connections added {added} threads"
+    );
+}
