@@ -155,8 +155,26 @@ impl Head {
     /// `Upgrade` and any `upgrade` token of `Connection` are dropped: we never switch
     /// protocols (RFC 9110 §7.8 lets a server ignore `Upgrade`), while tiny_http would
     /// hand the worker the raw connection as the body, to read until the client closes.
+    /// Built in one buffer with room for the body the caller appends: one allocation,
+    /// not one per header line (this runs for every request).
     pub fn forward(&self, body_len: usize) -> Vec<u8> {
-        let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version);
+        let line_bytes: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let head_bytes = self.method.len() + self.target.len() + self.version.len() + 4;
+        let mut out = Vec::with_capacity(head_bytes + line_bytes + 40 + body_len);
+        for (i, part) in [&self.method, &self.target, &self.version]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
             let skip = ["content-length", "transfer-encoding", "expect", "upgrade"]
                 .iter()
@@ -171,15 +189,24 @@ impl Head {
                     .filter(|t| !t.is_empty() && !t.to_ascii_lowercase().contains("upgrade"))
                     .collect();
                 if !kept.is_empty() {
-                    out.push_str(&format!("{name}: {}\r\n", kept.join(", ")));
+                    push_field(&mut out, name, &kept.join(", "));
                 }
                 continue;
             }
-            out.push_str(&format!("{name}: {value}\r\n"));
+            push_field(&mut out, name, value);
         }
-        out.push_str(&format!("Content-Length: {body_len}\r\n\r\n"));
-        out.into_bytes()
+        push_field(&mut out, "Content-Length", &body_len.to_string());
+        out.extend_from_slice(b"\r\n");
+        out
     }
+}
+
+/// Appends one `name: value` line.
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// An incremental decoder of a chunked body held in a growing buffer.
