@@ -10,7 +10,8 @@
 //!        written to the client's socket directly, in order (request.rs)
 //! ```
 //! Long-lived SSE streams run on their own capped thread set. The main thread owns the
-//! lifecycle: it waits for a signal (signals.rs) or a fatal error, then drains: stop
+//! lifecycle: it waits for a signal (signals.rs) or a fatal error, handing freed heap back
+//! to the OS while it waits (heap.rs), then drains: stop
 //! accepting, close idle connections, end streams, let in-flight requests finish within
 //! `--shutdown-timeout`, close the rest, join the threads, and return (exit 0).
 //! If tiny_http's accept thread ever dies, the server exits 1 so a supervisor restarts it.
@@ -25,6 +26,7 @@ mod front;
 pub mod fuzzing;
 mod head;
 mod headers;
+mod heap;
 mod legacy_sse;
 pub mod metrics;
 mod ops;
@@ -46,7 +48,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::config::{Config, Transport};
 use crate::error::Error;
@@ -310,7 +312,15 @@ fn wait_for_stop(
     app: &App,
     tls: Option<&tls::Acceptor>,
 ) -> Result<(), Error> {
-    for message in control {
+    loop {
+        let message = match control.recv_timeout(heap::TRIM_INTERVAL) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                heap::trim();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         match message {
             Control::Signal(Signal::Terminate) => return Ok(()),
             Control::Signal(Signal::Reload) => reload(app, tls),
@@ -320,7 +330,6 @@ fn wait_for_stop(
             }
         }
     }
-    Ok(())
 }
 
 /// SIGHUP: reopens `--log-file` (logrotate's `postrotate`), reloads the TLS pair and the
