@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http_client::{modern, raw_request, sse_messages, with_json, HttpServer, JSON_POST};
+use crate::http_client::{
+    modern, raw_mcp, raw_request, sse_messages, with_json, HttpServer, JSON_POST,
+};
 use crate::support::{initialize, request, TempDir, DEADLINE};
 
 fn server(tag: &str, extra: &[&str]) -> (TempDir, HttpServer) {
@@ -446,13 +448,7 @@ fn pipelined_answers_keep_their_order_when_the_first_is_slow() {
         "tools/call",
         json!({"name": "read_file", "arguments": {"path": "big.txt"}}),
     );
-    let slow = raw_request(
-        "POST",
-        "/mcp",
-        s.port,
-        &with_json(&headers),
-        Some(&body.to_string()),
-    );
+    let slow = raw_mcp(s.port, &body, &headers);
     let fast = raw_request("GET", "/health", s.port, &[], None);
     let mut conn = s.connect();
     for round in 0..3 {
@@ -479,13 +475,7 @@ fn pipelined_answers_keep_their_order_when_the_first_is_slow() {
 fn a_burst_of_new_connections_is_served_at_once() {
     let (_dir, s) = server("http-burst", &[]);
     let (body, headers) = modern(1, "tools/list", Value::Null);
-    let raw = raw_request(
-        "POST",
-        "/mcp",
-        s.port,
-        &with_json(&headers),
-        Some(&body.to_string()),
-    );
+    let raw = raw_mcp(s.port, &body, &headers);
     let mut conns: Vec<_> = (0..64).map(|_| s.connect()).collect();
     for conn in &mut conns {
         conn.send(&raw);
@@ -548,14 +538,7 @@ fn sse_to_http10_is_unchunked_and_closes() {
     let (_dir, s) = server("http-sse-10", &[]);
     let (mut body, headers) = modern(7, "tools/list", Value::Null);
     body["params"]["_meta"]["progressToken"] = json!("p7");
-    let raw = raw_request(
-        "POST",
-        "/mcp",
-        s.port,
-        &with_json(&headers),
-        Some(&body.to_string()),
-    )
-    .replacen(" HTTP/1.1\r\n", " HTTP/1.0\r\n", 1);
+    let raw = raw_mcp(s.port, &body, &headers).replacen(" HTTP/1.1\r\n", " HTTP/1.0\r\n", 1);
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
     tcp.set_read_timeout(Some(crate::support::DEADLINE))
         .expect("timeout");
@@ -688,15 +671,8 @@ fn subscriptions_listen_streams_and_the_stream_cap() {
         "subscriptions/listen",
         json!({"notifications": {"resourcesListChanged": true}}),
     );
-    let text = body.to_string();
     let mut first = s.connect();
-    first.send(&raw_request(
-        "POST",
-        "/mcp",
-        s.port,
-        &with_json(&headers),
-        Some(&text),
-    ));
+    first.send(&raw_mcp(s.port, &body, &headers));
     let opened = first.stream_until("notifications/subscriptions/acknowledged");
     assert!(first.raw().contains("X-Accel-Buffering: no"), "{opened}");
     // The stream does not hold a worker: ordinary requests still work.

@@ -414,6 +414,18 @@ pub fn modern(id: i64, method: &str, params: Value) -> (Value, Vec<(String, Stri
     (body, headers)
 }
 
+/// A raw `POST /mcp` of `body` with JSON_POST headers plus `extra` (as [`modern`] returns
+/// them), for tests that write to a connection themselves.
+pub fn raw_mcp(port: u16, body: &serde_json::Value, extra: &[(String, String)]) -> String {
+    raw_request(
+        "POST",
+        "/mcp",
+        port,
+        &with_json(extra),
+        Some(&body.to_string()),
+    )
+}
+
 /// JSON_POST headers plus `extra`, as borrowed pairs.
 pub fn with_json(extra: &[(String, String)]) -> Vec<(&str, &str)> {
     let mut all: Vec<(&str, &str)> = JSON_POST.to_vec();

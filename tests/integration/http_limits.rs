@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::http_client::{modern, raw_request, with_json, Conn, HttpServer, JSON_POST};
+use crate::http_client::{modern, raw_mcp, raw_request, with_json, Conn, HttpServer, JSON_POST};
 use crate::support::{initialize, TempDir, BIN, DEADLINE};
 
 fn server(tag: &str, extra: &[&str]) -> (TempDir, HttpServer) {
@@ -141,7 +141,7 @@ fn sigterm_lets_in_flight_requests_finish() {
     let (_dir, mut s) = server("http-drain", &["--shutdown-timeout", "15s"]);
     let (body, headers) = modern(9, "tools/list", Value::Null);
     let text = body.to_string();
-    let raw = raw_request("POST", "/mcp", s.port, &with_json(&headers), Some(&text));
+    let raw = raw_mcp(s.port, &body, &headers);
     let split = raw.len() - text.len() / 2;
     // Two requests in flight: one mid-body, one mid-head.
     let mut mid_body = s.connect();
@@ -185,14 +185,7 @@ fn sixty_four_concurrent_clients_all_answered() {
                 for i in 0..5 {
                     let id = c * 100 + i;
                     let (body, headers) = modern(id, "tools/list", Value::Null);
-                    let text = body.to_string();
-                    conn.send(&raw_request(
-                        "POST",
-                        "/mcp",
-                        port,
-                        &with_json(&headers),
-                        Some(&text),
-                    ));
+                    conn.send(&raw_mcp(port, &body, &headers));
                     let r = conn.response();
                     assert_eq!(r.status, 200, "client {c}: {}", r.text());
                     assert_eq!(r.json()["id"], id);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::http_client::{modern, raw_request, with_json, HttpServer, JSON_POST};
+use crate::http_client::{modern, raw_mcp, raw_request, with_json, HttpServer, JSON_POST};
 use crate::ops_support::{call, post_json, scrape, server, tls_connect, wait_until, Scrape};
 use crate::support::{initialize, TempDir};
 
@@ -187,13 +187,7 @@ fn rejections_by_reason_from_workers_and_front() {
     // 503: the second long-lived stream over --max-streams 1.
     let (body, headers) = modern(1, "subscriptions/listen", json!({"notifications": {}}));
     let mut first = s.connect();
-    first.send(&raw_request(
-        "POST",
-        "/mcp",
-        s.port,
-        &with_json(&headers),
-        Some(&body.to_string()),
-    ));
+    first.send(&raw_mcp(s.port, &body, &headers));
     first.stream_until("notifications/subscriptions/acknowledged");
     assert_eq!(
         call(&s, "GET", "/sse", &[("Accept", "text/event-stream")], None).status,

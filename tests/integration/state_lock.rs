@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::http_client::{modern, raw_request, with_json, Conn, HttpServer};
+use crate::http_client::{modern, raw_mcp, Conn, HttpServer};
 use crate::support::TempDir;
 
 /// Clients, each with its own task, and the calls each makes.
@@ -24,14 +24,7 @@ fn task_update(port: u16, id: i64, task: usize, status: &str, note: &str) -> Val
         }}),
     );
     let mut conn = Conn::plain(port);
-    let text = body.to_string();
-    conn.send(&raw_request(
-        "POST",
-        "/mcp",
-        port,
-        &with_json(&headers),
-        Some(&text),
-    ));
+    conn.send(&raw_mcp(port, &body, &headers));
     let r = conn.response();
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["result"].clone()
