@@ -5,7 +5,8 @@
 //! server reaches on this machine.
 //!
 //! Run: `cargo bench --bench http` (add `-- quick` for one short round, `-- only=TEXT` for
-//! the scenarios whose name contains TEXT). Prints Markdown.
+//! the scenarios whose name contains TEXT, `-- rounds=N` for the summary's rounds at c=64,
+//! default 5). Prints Markdown.
 //! Every loop is bounded by a deadline; only processes this program spawned are stopped.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -323,7 +324,11 @@ fn main() {
     let only: Option<String> =
         std::env::args().find_map(|a| a.strip_prefix("only=").map(String::from));
     let duration = Duration::from_secs(if quick { 1 } else { 3 });
-    let rounds = if quick { 1 } else { 3 };
+    // `rounds=N`: rounds of the c=64 summary (default 5, quick 1).
+    let rounds = std::env::args()
+        .find_map(|a| a.strip_prefix("rounds=").and_then(|n| n.parse().ok()))
+        .unwrap_or(if quick { 1 } else { 5 })
+        .max(1);
     let workspace = std::env::temp_dir().join(format!("mcp-bench-http-{}", std::process::id()));
     std::fs::create_dir_all(workspace.join("specs")).expect("workspace");
     std::fs::write(
@@ -437,13 +442,17 @@ fn main() {
         ..ceiling_scenario.clone()
     };
     let (mut ours, mut ours_p99, mut small, mut sized) = (vec![], vec![], vec![], vec![]);
-    let (mut read, mut read_p99) = (vec![], vec![]);
+    let (mut read, mut read_p99, mut paired) = (vec![], vec![], vec![]);
     for _ in 0..rounds {
+        // Ours and the same-length ceiling back to back, so each round's ratio sees the
+        // same machine: the load of a shared machine drifts by a third within minutes.
         let m = load(&addr, &scenarios[1], 64, duration);
         ours.push(m.rps);
         ours_p99.push(m.p99.as_secs_f64() * 1e3);
+        let ceiling_rps = load(&ceiling_addr, &sized_scenario, 64, duration).rps;
+        sized.push(ceiling_rps);
+        paired.push(m.rps / ceiling_rps.max(1.0) * 100.0);
         small.push(load(&ceiling_addr, &ceiling_scenario, 64, duration).rps);
-        sized.push(load(&ceiling_addr, &sized_scenario, 64, duration).rps);
         let m = load(&addr, &scenarios[5], 64, duration);
         read.push(m.rps);
         read_p99.push(m.p99.as_secs_f64() * 1e3);
@@ -474,6 +483,15 @@ fn main() {
     println!(
         "| tools/list / ceiling (same length) | {:.1} % |",
         pct(ours, sized)
+    );
+    let spread = {
+        let mut sorted = paired.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        format!("{:.1}–{:.1}", sorted[0], sorted[sorted.len() - 1])
+    };
+    println!(
+        "| tools/list / ceiling (same length), median of the {rounds} rounds' own ratios | {:.1} % (rounds: {spread} %) |",
+        median(paired)
     );
     println!("| server peak RSS (VmHWM) over the whole run, up to c=256 | {hwm} KiB |");
     println!(
