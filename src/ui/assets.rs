@@ -30,9 +30,25 @@ pub const JS: &str = r#"
   const status = document.getElementById('status');
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   let generation = 0;
+  const keyOf = (t) => { const li = t.closest('li'); return li.dataset.spec + '/' + li.dataset.doc; };
   async function refresh(){
     const r = await fetch('/ui/fragment', {cache: 'no-store'});
-    if (r.ok) { app.innerHTML = await r.text(); generation++; document.body.dataset.generation = generation; }
+    if (!r.ok) return;
+    const html = await r.text();
+    // A live update must not wipe a comment being typed: keep each queue item's text (and
+    // the caret) across the re-render; an item that left the queue takes its text along.
+    const typed = new Map();
+    app.querySelectorAll('li textarea').forEach((t) => { if (t.value) typed.set(keyOf(t), t.value); });
+    const active = document.activeElement;
+    const focus = active && active.tagName === 'TEXTAREA' && app.contains(active)
+      ? [keyOf(active), active.selectionStart, active.selectionEnd] : null;
+    app.innerHTML = html;
+    app.querySelectorAll('li textarea').forEach((t) => {
+      const key = keyOf(t);
+      if (typed.has(key)) t.value = typed.get(key);
+      if (focus && focus[0] === key) { t.focus(); t.setSelectionRange(focus[1], focus[2]); }
+    });
+    generation++; document.body.dataset.generation = generation;
   }
   function listen(){
     const es = new EventSource('/ui/events');

@@ -78,7 +78,15 @@ async function main() {
     }
     step('approve: badge turned approved, spec.json records channel dashboard');
 
+    // A live update while a comment is being typed keeps the text (it used to be wiped by
+    // the re-render, which also made this step flaky when a late update arrived).
     await page.fill(`${item('design')} textarea`, 'name the <export> format');
+    const before = await page.evaluate(() => Number(document.body.dataset.generation || 0));
+    appendFileSync(join(spec, 'tasks.md'), '\n<!-- touched while a comment is typed -->\n');
+    await page.waitForFunction((g) => Number(document.body.dataset.generation || 0) > g, before);
+    const kept = await page.inputValue(`${item('design')} textarea`);
+    if (kept !== 'name the <export> format') throw new Error(`comment after a live update: ${JSON.stringify(kept)}`);
+    step('a live update keeps the comment being typed');
     await page.click(`${item('design')} button[data-decision="request_changes"]`);
     await page.waitForSelector(`${row('design')} [data-status="changes_requested"]`);
     const note = await page.textContent(`${row('design')} .note`);
