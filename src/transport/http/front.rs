@@ -62,8 +62,9 @@ pub struct FrontCtx {
     pub backend_opening: Mutex<()>,
 }
 
-/// The write side of a client connection, shared by the relay thread, the pump and the
-/// workers answering its requests (request.rs).
+/// The write side of a client connection, shared by the relay thread (its own error
+/// answers, what tiny_http writes itself) and the workers answering its requests
+/// (request.rs).
 #[derive(Clone)]
 pub enum ClientWriter {
     Plain(Arc<TcpStream>),

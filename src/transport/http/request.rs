@@ -9,7 +9,7 @@
 //! its first flush waits until the answers to earlier pipelined requests on the connection
 //! are complete, and dropping it lets the next one go, so pipelined answers keep their
 //! order (RFC 9112 §9.3.2). What tiny_http writes on its own (a 400 for a head it cannot
-//! parse) still reaches the client through the front's pump.
+//! parse) still reaches the client through the relay thread (backend.rs).
 
 use std::io::{self, Write};
 use std::ops::{Deref, DerefMut};
