@@ -107,7 +107,7 @@ pub struct ConnEntry {
     /// shut down from outside (drain, forced close).
     pub sock: Arc<TcpStream>,
     /// Where answers go, set once the connection is up (after the TLS handshake starts).
-    pub writer: OnceLock<ClientWriter>,
+    writer: OnceLock<ClientWriter>,
     state: Mutex<ConnState>,
     /// The client left (EOF, reset, a broken request): long-lived streams on this
     /// connection end now instead of at their next failed write. Not set when the client
@@ -133,6 +133,11 @@ impl ConnEntry {
     /// The client's write side; `None` before the relay has set it up.
     pub fn client_writer(&self) -> Option<&ClientWriter> {
         self.writer.get()
+    }
+
+    /// Called once by the relay when the connection is up (after the TLS session started).
+    pub fn set_client_writer(&self, writer: ClientWriter) {
+        let _ = self.writer.set(writer);
     }
 
     pub fn begin_reading(&self) {

@@ -6,6 +6,8 @@
 //! the head is re-serialized with `Content-Length` of the decoded body and without
 //! `Expect`/`Transfer-Encoding`, which the front has already dealt with.
 
+use std::io::Write;
+
 /// The largest request head accepted (request line plus headers); beyond it, 431.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Most header fields in one head.
@@ -195,8 +197,8 @@ impl Head {
             }
             push_field(&mut out, name, value);
         }
-        push_field(&mut out, "Content-Length", &body_len.to_string());
-        out.extend_from_slice(b"\r\n");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "Content-Length: {body_len}\r\n\r\n");
         out
     }
 }

@@ -93,7 +93,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
             }
         },
     };
-    let _ = entry.writer.set(writer.clone());
+    entry.set_client_writer(writer.clone());
     let mut conn = Conn {
         ctx,
         entry,
