@@ -117,11 +117,6 @@ impl Write for Direct {
         self.client.write(data)
     }
 
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.wait_turn()?;
-        self.client.write_all(data)
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         self.wait_turn()?;
         self.client.flush()
