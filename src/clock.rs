@@ -9,25 +9,51 @@ pub fn now_rfc3339() -> String {
 
 /// `time` as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds; times before 1970 clamp to 1970).
 pub fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let mut out = String::with_capacity(20);
+    push_rfc3339(&mut out, time, false);
+    out
 }
 
 /// `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds): log lines and the HTTP
 /// operations API.
 pub fn rfc3339_millis(time: SystemTime) -> String {
-    let millis = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_millis());
-    let whole = rfc3339(time);
-    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+    let mut out = String::with_capacity(24);
+    push_rfc3339(&mut out, time, true);
+    out
+}
+
+/// Appends `time` to `out`, digit by digit: every log line starts with one, and the
+/// `format!` this replaced was a tenth of an access-log line's instructions.
+pub fn push_rfc3339(out: &mut String, time: SystemTime, millis: bool) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let year = u32::try_from(year).unwrap_or(9999).min(9999);
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, month, 2);
+    out.push('-');
+    push_digits(out, day, 2);
+    out.push('T');
+    push_digits(out, (rest / 3600) as u32, 2);
+    out.push(':');
+    push_digits(out, (rest % 3600 / 60) as u32, 2);
+    out.push(':');
+    push_digits(out, (rest % 60) as u32, 2);
+    if millis {
+        out.push('.');
+        push_digits(out, since.subsec_millis(), 3);
+    }
+    out.push('Z');
+}
+
+/// The last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = n / 10u32.pow(place) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
@@ -59,5 +85,8 @@ mod tests {
         assert_eq!(at(4_102_444_799), "2099-12-31T23:59:59Z");
         let precise = UNIX_EPOCH + Duration::from_millis(951_782_400_007);
         assert_eq!(rfc3339_millis(precise), "2000-02-29T00:00:00.007Z");
+        let late = UNIX_EPOCH + Duration::from_millis(4_102_444_799_999);
+        assert_eq!(rfc3339_millis(late), "2099-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 }

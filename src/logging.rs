@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use log::kv::{self, VisitSource};
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::clock::rfc3339_millis;
+use crate::clock::push_rfc3339;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -137,35 +137,60 @@ impl Log for Logger {
     fn flush(&self) {}
 }
 
-/// `[timestamp LEVEL target] message\n`.
+/// `[timestamp LEVEL target] message\n`. Built in one buffer: every request writes one
+/// (the access log), so nested `format!` calls showed in its profile.
 pub fn text_line(record: &Record<'_>, now: SystemTime) -> String {
-    format!(
-        "[{} {:<5} {}] {}\n",
-        rfc3339_millis(now),
+    let mut line = String::with_capacity(160);
+    line.push('[');
+    push_rfc3339(&mut line, now, true);
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        line,
+        " {:<5} {}] {}",
         record.level(),
         record.target(),
         record.args()
-    )
+    );
+    line
 }
 
 /// One JSON object and a newline: the fixed keys, then the structured fields.
 pub fn json_line(record: &Record<'_>, now: SystemTime) -> String {
-    let mut line = String::with_capacity(256);
-    line.push_str("{\"timestamp\":");
-    push_json_str(&mut line, &rfc3339_millis(now));
-    line.push_str(",\"level\":");
+    let mut line = String::with_capacity(320);
+    line.push_str("{\"timestamp\":\"");
+    push_rfc3339(&mut line, now, true);
+    line.push_str("\",\"level\":");
     push_json_str(&mut line, record.level().as_str());
     line.push_str(",\"target\":");
     push_json_str(&mut line, record.target());
     line.push_str(",\"message\":");
-    push_json_str(&mut line, &record.args().to_string());
+    match record.args().as_str() {
+        Some(text) => push_json_str(&mut line, text),
+        None => push_json_str(&mut line, &record.args().to_string()),
+    }
     let _ = record.key_values().visit(&mut JsonFields(&mut line));
     line.push_str("}\n");
     line
 }
 
+/// Appends `text` as a JSON string (RFC 8259 §7: quote, backslash and control characters
+/// escaped), without building a `serde_json::Value` for it.
 fn push_json_str(out: &mut String, text: &str) {
-    out.push_str(&serde_json::Value::from(text).to_string());
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Appends `,"key":value` for each structured field; numbers and booleans stay typed.
@@ -238,6 +263,17 @@ mod tests {
         );
         let parsed: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(parsed["status"], 404);
+    }
+
+    #[test]
+    fn json_strings_survive_every_character_that_needs_escaping() {
+        let tricky =
+            "quote \" backslash \\ nl \n cr \r tab \t bell \u{7} nul \u{0} unit \u{1f} é ✓";
+        let mut out = String::new();
+        push_json_str(&mut out, tricky);
+        let back: String = serde_json::from_str(&out).expect("valid JSON string");
+        assert_eq!(back, tricky);
+        assert!(!out.chars().any(|c| u32::from(c) < 0x20), "{out}");
     }
 
     #[test]
