@@ -139,9 +139,11 @@ impl Post<'_> {
                 "invalid request: 2026-07-28 has no JSON-RPC batches",
             ));
         };
+        // Borrowed, not cloned: the params (a tool's whole arguments) were copied per
+        // request only to be looked at here.
         let (method, params, id, is_request) = match &message {
-            Message::Request(r) => (r.method.clone(), r.params.clone(), Some(r.id.clone()), true),
-            Message::Notification(n) => (n.method.clone(), n.params.clone(), None, false),
+            Message::Request(r) => (r.method.as_str(), r.params.as_ref(), Some(&r.id), true),
+            Message::Notification(n) => (n.method.as_str(), n.params.as_ref(), None, false),
             Message::Response(_) => {
                 return self.reply(Reply::rejected(
                     400,
@@ -154,15 +156,17 @@ impl Post<'_> {
             method: header(&self.request, "Mcp-Method"),
             name: header(&self.request, "Mcp-Name"),
         };
-        if let Err(e) = headers::check_modern(&mcp_headers, &method, params.as_ref(), is_request) {
-            let reply = Reply::rpc(400, &Response::err(id, e.to_error_object()));
-            return self.reply(reply).named(&method);
+        if let Err(e) = headers::check_modern(&mcp_headers, method, params, is_request) {
+            let reply = Reply::rpc(400, &Response::err(id.cloned(), e.to_error_object()));
+            return self.reply(reply).named(method);
         }
+        let listen = method == "subscriptions/listen" && is_request;
+        let sse = self.wants_sse(params);
+        let method = method.to_owned();
         let incoming = Incoming::Single(message);
-        if method == "subscriptions/listen" && is_request {
+        if listen {
             return self.listen(incoming).named(&method);
         }
-        let sse = self.wants_sse(params.as_ref());
         let server = Arc::clone(&self.app.server);
         let cors = self.cors.clone();
         self.run(sse, cors, true, |sink| {
