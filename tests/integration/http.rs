@@ -468,6 +468,38 @@ fn pipelined_answers_keep_their_order_when_the_first_is_slow() {
     }
 }
 
+/// A long pipelined burst is answered in full and in order, each request with its own
+/// header fields: the front forwards tiny_http only the request line and framing and hands
+/// each parsed head to the worker beside it, and holds the client's next request while 32
+/// are in flight. Every other request's `Mcp-Method` contradicts its body, so a head
+/// paired with the wrong request shows as a status out of turn.
+#[test]
+fn a_long_pipelined_burst_keeps_each_request_with_its_own_headers() {
+    const PAIRS: i64 = 120;
+    let (_dir, s) = server("http-pipe-heads", &[]);
+    let mut burst = String::new();
+    for i in 0..PAIRS {
+        let (body, headers) = modern(2 * i, "tools/list", Value::Null);
+        burst.push_str(&raw_mcp(s.port, &body, &headers));
+        let (body, mut headers) = modern(2 * i + 1, "tools/list", Value::Null);
+        headers.retain(|(name, _)| name != "Mcp-Method");
+        headers.push(("Mcp-Method".into(), "prompts/list".into()));
+        burst.push_str(&raw_mcp(s.port, &body, &headers));
+    }
+    let mut conn = s.connect();
+    conn.send(&burst);
+    for i in 0..2 * PAIRS {
+        let r = conn.response();
+        let expected = if i % 2 == 0 { 200 } else { 400 };
+        assert_eq!(r.status, expected, "answer {i}: {}", r.text());
+        assert_eq!(r.json()["id"], i, "answer {i} in its turn");
+    }
+    // The connection is still usable afterwards.
+    let (body, headers) = modern(7, "tools/list", Value::Null);
+    conn.send(&raw_mcp(s.port, &body, &headers));
+    assert_eq!(conn.response().status, 200);
+}
+
 /// A burst of new keep-alive connections is served at once. tiny_http's thread pool used to
 /// queue some of them behind the others' (long-lived) connections: 4 of 8 clients, or 56
 /// of 64, got no answer until another connection closed.

@@ -16,7 +16,7 @@
 //! The [`Registry`] maps each relay socket to the real client address, which the workers
 //! use in logs and policy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use super::head::Head;
 use super::relay;
 use crate::transport::tls::{self, TlsWriter};
 
@@ -109,6 +110,8 @@ pub struct ConnEntry {
     /// Where answers go, set once the connection is up (after the TLS handshake starts).
     writer: OnceLock<ClientWriter>,
     state: Mutex<ConnState>,
+    /// Signalled when an answer completes while the relay waits for room in the pipeline.
+    answered: Condvar,
     /// The client left (EOF, reset, a broken request): long-lived streams on this
     /// connection end now instead of at their next failed write. Not set when the client
     /// only asked to close after its last request (`Connection: close` on a stream).
@@ -121,8 +124,14 @@ pub struct ConnEntry {
 struct ConnState {
     /// Requests forwarded to tiny_http and not yet answered in full.
     in_flight: usize,
+    /// The parsed heads of forwarded requests that the dispatcher has not yet taken, in
+    /// the order tiny_http will hand the requests over (it reads a connection's requests
+    /// one after the other, and any head it cannot parse ends the connection).
+    heads: VecDeque<Head>,
     /// A request is being read from the client.
     reading: bool,
+    /// The relay waits on `answered` (so an answer that completes must signal it).
+    relay_waiting: bool,
 }
 
 impl ConnEntry {
@@ -144,10 +153,34 @@ impl ConnEntry {
         self.lock().reading = true;
     }
 
-    pub fn forwarded(&self) {
+    /// A request is about to be written to tiny_http; its head waits for the dispatcher.
+    pub fn forwarded(&self, head: Head) {
         let mut s = self.lock();
         s.reading = false;
         s.in_flight += 1;
+        s.heads.push_back(head);
+    }
+
+    /// The head of the next request tiny_http hands over from this connection.
+    pub fn take_head(&self) -> Option<Head> {
+        self.lock().heads.pop_front()
+    }
+
+    /// Waits at most `timeout` until fewer than `max` requests are in flight; whether they
+    /// are. Bounds what one pipelining client holds in memory (each forwarded request
+    /// keeps its parsed head until a worker takes it), by not reading its next request.
+    pub fn wait_for_room(&self, max: usize, timeout: Duration) -> bool {
+        let mut s = self.lock();
+        if s.in_flight < max {
+            return true;
+        }
+        s.relay_waiting = true;
+        let (mut s, _) = self
+            .answered
+            .wait_timeout_while(s, timeout, |s| s.in_flight >= max)
+            .unwrap_or_else(PoisonError::into_inner);
+        s.relay_waiting = false;
+        s.in_flight < max
     }
 
     pub fn abandon_reading(&self) {
@@ -159,6 +192,9 @@ impl ConnEntry {
     pub fn finish_request(&self) {
         let mut s = self.lock();
         s.in_flight = s.in_flight.saturating_sub(1);
+        if s.relay_waiting {
+            self.answered.notify_one();
+        }
         if s.in_flight == 0 && self.draining.load(Ordering::SeqCst) {
             self.wake();
         }
@@ -224,6 +260,7 @@ impl Registry {
             sock,
             writer: OnceLock::new(),
             state: Mutex::default(),
+            answered: Condvar::new(),
             client_gone: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

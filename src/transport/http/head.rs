@@ -3,8 +3,8 @@
 //!
 //! The front reads a whole request (head and body) before tiny_http sees a byte of it, so
 //! slow clients only ever occupy a front thread. What the front forwards is re-framed:
-//! the head is re-serialized with `Content-Length` of the decoded body and without
-//! `Expect`/`Transfer-Encoding`, which the front has already dealt with.
+//! the request line, `Content-Length` of the decoded body and the connection decision;
+//! the parsed header fields go to the worker beside it ([`Head::forward`]).
 
 use std::io::Write;
 
@@ -153,62 +153,31 @@ impl Head {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The head as forwarded to tiny_http: the body is `body_len` bytes, already read.
-    /// `Upgrade` and any `upgrade` token of `Connection` are dropped: we never switch
-    /// protocols (RFC 9110 §7.8 lets a server ignore `Upgrade`), while tiny_http would
-    /// hand the worker the raw connection as the body, to read until the client closes.
-    /// Built in one buffer with room for the body the caller appends: one allocation,
-    /// not one per header line (this runs for every request).
+    /// The head as forwarded to tiny_http: the request line, what tiny_http needs to frame
+    /// the request and keep the connection (`Content-Length` of the body the caller
+    /// appends, `Connection`), nothing else. The header fields travel beside it, already
+    /// parsed, in the connection's queue of heads (`ConnEntry::forwarded`): tiny_http reads
+    /// a head a byte at a time, and parsing every field a second time was a fifth of a
+    /// request's instructions. `Upgrade` never reaches it (we never switch protocols,
+    /// RFC 9110 §7.8), nor `Expect` and `Transfer-Encoding`, which the front dealt with.
     pub fn forward(&self, body_len: usize) -> Vec<u8> {
-        let line_bytes: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 4)
-            .sum();
-        let head_bytes = self.method.len() + self.target.len() + self.version.len() + 4;
-        let mut out = Vec::with_capacity(head_bytes + line_bytes + 40 + body_len);
-        for (i, part) in [&self.method, &self.target, &self.version]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                out.push(b' ');
-            }
-            out.extend_from_slice(part.as_bytes());
-        }
+        let line = self.method.len() + self.target.len() + self.version.len() + 4;
+        let mut out = Vec::with_capacity(line + 64 + body_len);
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.version.as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (name, value) in &self.headers {
-            let skip = ["content-length", "transfer-encoding", "expect", "upgrade"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h));
-            if skip {
-                continue;
-            }
-            if name.eq_ignore_ascii_case("connection") {
-                let kept: Vec<&str> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty() && !t.to_ascii_lowercase().contains("upgrade"))
-                    .collect();
-                if !kept.is_empty() {
-                    push_field(&mut out, name, &kept.join(", "));
-                }
-                continue;
-            }
-            push_field(&mut out, name, value);
+        if self.close {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if self.version == "HTTP/1.0" {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         // Writing to a Vec cannot fail.
         let _ = write!(out, "Content-Length: {body_len}\r\n\r\n");
         out
     }
-}
-
-/// Appends one `name: value` line.
-fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 /// An incremental decoder of a chunked body held in a growing buffer.
@@ -328,7 +297,7 @@ mod tests {
         assert_eq!(h.get("HOST"), Some("x"));
         assert_eq!(
             String::from_utf8(h.forward(5)).expect("ascii"),
-            "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+            "POST /mcp HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
         );
     }
 
@@ -344,13 +313,40 @@ mod tests {
         .expect("valid");
         assert_eq!(
             String::from_utf8(h.forward(2)).expect("ascii"),
-            "POST /mcp HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"
+            "POST /mcp HTTP/1.1\r\nContent-Length: 2\r\n\r\n"
         );
         let only = head("GET / HTTP/1.1\r\nconnection: x-upgrade\r\n\r\n").expect("valid");
         assert_eq!(
             String::from_utf8(only.forward(0)).expect("ascii"),
             "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
         );
+    }
+
+    /// tiny_http keeps or closes the connection from what it is forwarded: the same
+    /// decision the front made from the client's head.
+    #[test]
+    fn the_forwarded_head_carries_the_connection_decision() {
+        let cases = [
+            (
+                "GET / HTTP/1.1\r\nConnection: Close\r\n\r\n",
+                "Connection: close\r\n",
+            ),
+            ("GET / HTTP/1.0\r\n\r\n", "Connection: close\r\n"),
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                "Connection: keep-alive\r\n",
+            ),
+            ("GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", ""),
+        ];
+        for (given, connection) in cases {
+            let h = head(given).expect("valid");
+            let line = given.split("\r\n").next().expect("request line");
+            assert_eq!(
+                String::from_utf8(h.forward(0)).expect("ascii"),
+                format!("{line}\r\n{connection}Content-Length: 0\r\n\r\n"),
+                "{given:?}"
+            );
+        }
     }
 
     /// Regression (found by the `http_request` fuzz target): a non-ASCII byte anywhere in

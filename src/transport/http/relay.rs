@@ -35,6 +35,11 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read from the client per call: requests are mostly well under 1 KiB, and this
 /// buffer is on every relay thread's stack (memory per connection).
 const READ_CHUNK_BYTES: usize = 4 * 1024;
+/// Most requests of one connection in flight at once; a pipelining client's next request
+/// is not read until an answer completes (its bytes wait in the kernel, TCP pushes back).
+const MAX_PIPELINED: usize = 32;
+/// How long the relay waits for room in the pipeline before it looks at tiny_http again.
+const PIPELINE_WAIT: Duration = Duration::from_millis(200);
 
 /// How the read loop ended.
 enum End {
@@ -149,10 +154,11 @@ impl Conn<'_> {
                 Ok(body) => body,
                 Err(end) => return end,
             };
-            if let Err(end) = self.forward(&head, &body) {
+            let close = head.close;
+            if let Err(end) = self.forward(head, &body) {
                 return end;
             }
-            if head.close {
+            if close {
                 return End::AfterLast;
             }
         }
@@ -294,18 +300,20 @@ impl Conn<'_> {
         }
     }
 
-    /// Sends the re-framed request to tiny_http and drops it from `buf`.
-    fn forward(&mut self, head: &Head, body: &Body) -> Result<(), End> {
+    /// Sends the re-framed request to tiny_http and drops it from `buf`; its parsed head
+    /// goes to the connection's queue for the dispatcher.
+    fn forward(&mut self, head: Head, body: &Body) -> Result<(), End> {
         if self.backend.is_none() {
             self.backend = Some(self.connect_backend()?);
         }
+        self.wait_for_room()?;
         let payload: &[u8] = match &body.decoded {
             Some(decoded) => decoded,
             None => &self.buf[body.head_len..body.consumed],
         };
         let mut message = head.forward(payload.len());
         message.extend_from_slice(payload);
-        self.entry.forwarded();
+        self.entry.forwarded(head);
         let backend = self.backend.as_ref().map(|b| &b.stream);
         if let Some(mut stream) = backend {
             if stream.write_all(&message).is_err() {
@@ -314,6 +322,26 @@ impl Conn<'_> {
             }
         }
         self.buf.drain(..body.consumed);
+        Ok(())
+    }
+
+    /// Holds a pipelining client's next request until fewer than [`MAX_PIPELINED`] are in
+    /// flight. Between waits it looks at tiny_http: if that closed the connection, the
+    /// requests it never handed over will never be answered.
+    fn wait_for_room(&mut self) -> Result<(), End> {
+        while !self.entry.wait_for_room(MAX_PIPELINED, PIPELINE_WAIT) {
+            if self.ctx.registry.draining() {
+                return Err(End::Quiet);
+            }
+            if let Some(backend) = &self.backend {
+                let ready = backend.wait(&self.control, Duration::ZERO);
+                if let Ok(Ready::Backend) = ready {
+                    if !backend.copy_once(&mut self.writer).unwrap_or(false) {
+                        return Err(End::Quiet);
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

@@ -16,25 +16,60 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use super::front::{ClientWriter, ConnEntry};
+use super::head::Head;
 
 /// A tiny_http request and the connection it came from (`None`: not through the front).
 pub struct Request {
     /// `Some` until the answer has begun ([`Request::into_writer`]).
     inner: Option<tiny_http::Request>,
     entry: Option<Arc<ConnEntry>>,
+    /// The head as the front parsed it, with every header field (tiny_http is forwarded
+    /// only the request line and the framing, head.rs).
+    head: Option<Head>,
 }
 
 impl Request {
+    /// Takes the connection's next queued head: tiny_http hands over a connection's
+    /// requests in the order the front forwarded them. A head that does not match the
+    /// request line is not used (then only tiny_http's fields are seen, which lack
+    /// everything a request needs to pass its checks); it cannot happen while the front
+    /// forwards only heads tiny_http accepts.
     pub fn new(inner: tiny_http::Request, entry: Option<Arc<ConnEntry>>) -> Request {
+        let head = entry.as_ref().and_then(|e| e.take_head()).filter(|head| {
+            let same = head.method == inner.method().as_str() && head.target == inner.url();
+            if !same {
+                log::error!(
+                    "queued head {} {} does not match the request {} {}",
+                    head.method,
+                    head.target,
+                    inner.method(),
+                    inner.url()
+                );
+            }
+            same
+        });
         Request {
             inner: Some(inner),
             entry,
+            head,
         }
     }
 
     /// The front connection the request arrived on.
     pub fn entry(&self) -> Option<&Arc<ConnEntry>> {
         self.entry.as_ref()
+    }
+
+    /// A request header's value (first occurrence; names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        match &self.head {
+            Some(head) => head.get(name),
+            None => self
+                .headers()
+                .iter()
+                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                .map(|h| h.value.as_str()),
+        }
     }
 
     /// Where the answer goes: the client's socket once it is this answer's turn, or
