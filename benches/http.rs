@@ -242,6 +242,51 @@ fn proc_stat(pid: u32) -> (u64, f64) {
     (hwm, ticks as f64 / 100.0)
 }
 
+/// User and system CPU seconds a process has used so far.
+fn cpu_times(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+/// CPU the server spent on the requests of some loads: user and system seconds, requests.
+#[derive(Default)]
+struct CpuUse {
+    user: f64,
+    system: f64,
+    requests: usize,
+}
+
+impl CpuUse {
+    /// Runs `run` and adds what the server spent meanwhile.
+    fn measure(&mut self, pid: u32, run: impl FnOnce() -> Measured) -> Measured {
+        let (user, system) = cpu_times(pid);
+        let m = run();
+        let (user_after, system_after) = cpu_times(pid);
+        self.user += user_after - user;
+        self.system += system_after - system;
+        self.requests += m.requests;
+        m
+    }
+
+    /// `X µs (user U + system S)` per request.
+    fn per_request(&self) -> String {
+        let micros = |secs: f64| secs / self.requests.max(1) as f64 * 1e6;
+        format!(
+            "{:.1} µs (user {:.1} + system {:.1})",
+            micros(self.user + self.system),
+            micros(self.user),
+            micros(self.system)
+        )
+    }
+}
+
 fn post(addr: &str, s: &Scenario) -> (u16, Vec<u8>, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.write_all(&request_bytes(s, addr)).expect("write");
@@ -443,17 +488,19 @@ fn main() {
     };
     let (mut ours, mut ours_p99, mut small, mut sized) = (vec![], vec![], vec![], vec![]);
     let (mut read, mut read_p99, mut paired) = (vec![], vec![], vec![]);
+    let (mut list_cpu, mut read_cpu) = (CpuUse::default(), CpuUse::default());
+    let pid = server.id();
     for _ in 0..rounds {
         // Ours and the same-length ceiling back to back, so each round's ratio sees the
         // same machine: the load of a shared machine drifts by a third within minutes.
-        let m = load(&addr, &scenarios[1], 64, duration);
+        let m = list_cpu.measure(pid, || load(&addr, &scenarios[1], 64, duration));
         ours.push(m.rps);
         ours_p99.push(m.p99.as_secs_f64() * 1e3);
         let ceiling_rps = load(&ceiling_addr, &sized_scenario, 64, duration).rps;
         sized.push(ceiling_rps);
         paired.push(m.rps / ceiling_rps.max(1.0) * 100.0);
         small.push(load(&ceiling_addr, &ceiling_scenario, 64, duration).rps);
-        let m = load(&addr, &scenarios[5], 64, duration);
+        let m = read_cpu.measure(pid, || load(&addr, &scenarios[5], 64, duration));
         read.push(m.rps);
         read_p99.push(m.p99.as_secs_f64() * 1e3);
     }
@@ -494,9 +541,17 @@ fn main() {
         median(paired)
     );
     println!("| server peak RSS (VmHWM) over the whole run, up to c=256 | {hwm} KiB |");
+    if served > 0 {
+        println!(
+            "| server CPU seconds per 10k requests (the scenarios above) | {:.3} s |",
+            (cpu_after - cpu_before) / served.max(1) as f64 * 10_000.0
+        );
+    }
+    // Less noisy than requests/s on a shared machine: what each request cost the server.
     println!(
-        "| server CPU seconds per 10k requests | {:.3} s |",
-        (cpu_after - cpu_before) / served.max(1) as f64 * 10_000.0
+        "| server CPU per request, c=64 rounds: tools/list / read_file | {} / {} |",
+        list_cpu.per_request(),
+        read_cpu.per_request()
     );
     // Peak RSS under the c=64 load alone: a fresh server, 64 connections of tools/list,
     // then 64 new ones of read_file.
