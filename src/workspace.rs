@@ -34,6 +34,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::file_lock::{self, FileLock};
@@ -107,6 +108,9 @@ pub struct Workspace {
     /// The root as configured, made absolute; clients may use it as the prefix of an absolute path.
     configured_root: PathBuf,
     max_file_bytes: u64,
+    /// The root opened once (`O_PATH`), for [`Workspace::open_beneath`]; `None` where that
+    /// is not possible.
+    root_dir: Option<Arc<File>>,
 }
 
 /// One entry of [`Workspace::list_dir`].
@@ -277,10 +281,12 @@ impl Workspace {
         }
         // Listing proves we may read it; otherwise every later call would fail less clearly.
         fs::read_dir(&canonical).map_err(with_root)?;
+        let root_dir = open_root_dir(&canonical).map(Arc::new);
         Ok(Workspace {
             root: canonical,
             configured_root,
             max_file_bytes,
+            root_dir,
         })
     }
 
@@ -372,25 +378,14 @@ impl Workspace {
     /// as binary.
     pub fn read_text(&self, path: &str) -> Result<String, FileError> {
         let target = self.parse(path)?;
-        let checked = self.walk(&target, false)?;
-        let checked = checked.ok_or_else(|| FileError::NotFound {
-            path: target.display(),
-        })?;
-        self.require_size(&target, require_regular(&target, &checked)?.len())?;
+        let (file, opened) = match self.open_beneath(&target) {
+            Some(found) => found,
+            None => self.open_walked(&target)?,
+        };
 
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
-            .open(&target.full)
-            .map_err(|e| self.open_error(&target, "open", e))?;
-        // The checks above were on a path; these are on what we actually opened.
-        let opened = file
-            .metadata()
-            .map_err(|e| io_error(&target, "inspect", e))?;
-        self.require_size(&target, require_regular(&target, &opened)?.len())?;
-        self.confirm_location(&file, &opened, &target)?;
-
-        let bytes = read_capped(file, self.max_file_bytes, &target)?;
+        // Room for the size seen plus one byte: the read that finds the end needs no growth.
+        let expected = usize::try_from(opened.len()).unwrap_or(0).saturating_add(1);
+        let bytes = read_capped(file, self.max_file_bytes, expected, &target)?;
         if bytes.contains(&0) {
             return Err(FileError::Binary {
                 path: target.display(),
@@ -399,6 +394,95 @@ impl Workspace {
         String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 {
             path: target.display(),
         })
+    }
+
+    /// Opens `target` for reading the long way: each component checked with `lstat` (no
+    /// links, directories all the way), the file checked before it is opened (never open a
+    /// device or FIFO), then the opened handle checked again and confirmed to be the file at
+    /// the path. Every refusal gets its own wording here.
+    fn open_walked(&self, target: &Target) -> Result<(File, fs::Metadata), FileError> {
+        let checked = self.walk(target, false)?;
+        let checked = checked.ok_or_else(|| FileError::NotFound {
+            path: target.display(),
+        })?;
+        self.require_size(target, require_regular(target, &checked)?.len())?;
+
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
+            .open(&target.full)
+            .map_err(|e| self.open_error(target, "open", e))?;
+        // The checks above were on a path; these are on what we actually opened.
+        let opened = file
+            .metadata()
+            .map_err(|e| io_error(target, "inspect", e))?;
+        self.require_size(target, require_regular(target, &opened)?.len())?;
+        self.confirm_location(&file, &opened, target)?;
+        Ok((file, opened))
+    }
+
+    /// Opens an existing regular file below the root in one system call where the kernel
+    /// can (Linux 5.6+ `openat2`): `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` refuses a link in
+    /// any component and any way out of the root, without the race between checking a path
+    /// and opening it. That is what [`Workspace::walk`] checks with one `lstat` per
+    /// component; `read_file` is the tool assistants call most. The handle is then checked
+    /// as in [`Workspace::open_walked`], including that it is the file at the configured
+    /// path (the root is held open, and could have been moved). `None` for anything else
+    /// (no `openat2`, a seccomp filter, a missing file, a link, a special file, a size over
+    /// the cap): the long way then decides, and words the error.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(&self, target: &Target) -> Option<(File, fs::Metadata)> {
+        use std::ffi::CString;
+        use std::os::fd::{AsRawFd, FromRawFd};
+
+        /// `struct open_how` of linux/openat2.h.
+        #[repr(C)]
+        struct OpenHow {
+            flags: u64,
+            mode: u64,
+            resolve: u64,
+        }
+        let dir = self.root_dir.as_ref()?;
+        if target.parts.is_empty() {
+            return None;
+        }
+        let relative = CString::new(target.parts.join("/")).ok()?;
+        let flags =
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        let how = OpenHow {
+            flags: u64::try_from(flags).ok()?,
+            mode: 0,
+            resolve: libc::RESOLVE_BENEATH
+                | libc::RESOLVE_NO_SYMLINKS
+                | libc::RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: a live directory descriptor, a NUL-terminated path and an `open_how` of
+        // the size passed, all outliving the call; the result is checked before use.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                relative.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        let fd = std::os::fd::RawFd::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)?;
+        // SAFETY: `fd` was just returned by openat2 and is owned by nothing else.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let opened = file.metadata().ok()?;
+        if !opened.is_file() || opened.len() > self.max_file_bytes {
+            return None;
+        }
+        self.confirm_location(&file, &opened, target).ok()?;
+        Some((file, opened))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open_beneath(&self, _target: &Target) -> Option<(File, fs::Metadata)> {
+        None
     }
 
     /// Take an exclusive lock on the lock file at `path` (see [`crate::file_lock`]), waiting
@@ -803,8 +887,31 @@ fn require_regular<'m>(
 
 /// Read at most `cap` bytes. Reading `cap + 1` tells a file that grew past the cap since its
 /// size was checked from one that is exactly `cap` bytes, without holding more than that.
-fn read_capped(reader: impl Read, cap: u64, target: &Target) -> Result<Vec<u8>, FileError> {
-    let mut bytes = Vec::new();
+/// The root directory as an `O_PATH` handle, for `openat2` (Linux only).
+fn open_root_dir(root: &Path) -> Option<File> {
+    #[cfg(target_os = "linux")]
+    {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(root)
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = root;
+        None
+    }
+}
+
+fn read_capped(
+    reader: impl Read,
+    cap: u64,
+    expected: usize,
+    target: &Target,
+) -> Result<Vec<u8>, FileError> {
+    let cap_room = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut bytes = Vec::with_capacity(expected.min(cap_room));
     let read = reader.take(cap.saturating_add(1)).read_to_end(&mut bytes);
     read.map_err(|e| io_error(target, "read", e))?;
     let size = bytes.len() as u64;
@@ -1439,7 +1546,7 @@ mod tests {
         let f = Fixture::new(8);
         let target = f.ws.parse("grow.md").unwrap();
         let endless = io::repeat(b'a');
-        let err = read_capped(endless, 8, &target).unwrap_err();
+        let err = read_capped(endless, 8, 0, &target).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1452,10 +1559,10 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            read_capped(&b"12345678"[..], 8, &target).unwrap(),
+            read_capped(&b"12345678"[..], 8, 4, &target).unwrap(),
             b"12345678"
         );
-        assert!(read_capped(&b""[..], 0, &target).unwrap().is_empty());
+        assert!(read_capped(&b""[..], 0, 1, &target).unwrap().is_empty());
     }
 
     #[test]
@@ -1543,6 +1650,42 @@ mod tests {
             .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK)
             .open(f.root().join("link"));
         assert!(opened.is_err());
+    }
+
+    /// The one-call open takes what the long way accepts and hands everything else back
+    /// to it (which refuses it with its own words), including a root moved away since the
+    /// start, whose files are then no longer at the configured path.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn open_beneath_takes_only_plain_files_below_the_root() {
+        let f = Fixture::new(8);
+        f.ws.write_text("docs/a.md", "a").unwrap();
+        f.ws.write_text("big.md", "123456789").unwrap_err();
+        fs::write(f.root().join("big.md"), "123456789").unwrap();
+        symlink(f.outside(), f.root().join("out")).unwrap();
+        symlink(f.root().join("docs/a.md"), f.root().join("alias.md")).unwrap();
+        let fifo = make_fifo(&f.root().join("pipe"));
+        let open = |path: &str| f.ws.open_beneath(&f.ws.parse(path).unwrap()).is_some();
+        assert!(open("docs/a.md"), "a plain file: one call");
+        for refused in ["out/secret.txt", "alias.md", "big.md", "docs", "missing.md"] {
+            assert!(!open(refused), "{refused} goes the long way");
+            assert!(f.ws.read_text(refused).is_err(), "{refused} is refused");
+        }
+        if fifo {
+            assert!(!open("pipe"));
+        }
+        assert_eq!(f.ws.read_text("docs/a.md").unwrap(), "a");
+
+        let moved = f.tmp.path().join("moved");
+        fs::rename(f.root(), &moved).unwrap();
+        fs::create_dir(f.tmp.path().join("root")).unwrap();
+        fs::create_dir(f.tmp.path().join("root/docs")).unwrap();
+        fs::write(f.tmp.path().join("root/docs/a.md"), "new").unwrap();
+        assert!(
+            !open("docs/a.md"),
+            "the held root is no longer the configured one"
+        );
+        assert_eq!(f.ws.read_text("docs/a.md").unwrap(), "new");
     }
 
     #[test]
