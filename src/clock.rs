@@ -48,6 +48,36 @@ pub fn push_rfc3339(out: &mut String, time: SystemTime, millis: bool) {
     out.push('Z');
 }
 
+/// Appends `time` as an HTTP-date (RFC 9110 §5.6.7, `Sun, 06 Nov 1994 08:49:37 GMT`): the
+/// `Date` field of every HTTP answer.
+pub fn push_http_date(out: &mut String, time: SystemTime) {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    // 1970-01-01 was a Thursday.
+    out.push_str(WEEKDAYS[(days % 7) as usize]);
+    out.push_str(", ");
+    push_digits(out, day, 2);
+    out.push(' ');
+    out.push_str(MONTHS[(month as usize).clamp(1, 12) - 1]);
+    out.push(' ');
+    push_digits(out, u32::try_from(year).unwrap_or(9999).min(9999), 4);
+    out.push(' ');
+    push_digits(out, (rest / 3600) as u32, 2);
+    out.push(':');
+    push_digits(out, (rest % 3600 / 60) as u32, 2);
+    out.push(':');
+    push_digits(out, (rest % 60) as u32, 2);
+    out.push_str(" GMT");
+}
+
 /// The last `width` decimal digits of `n`, zero-padded.
 fn push_digits(out: &mut String, n: u32, width: u32) {
     for place in (0..width).rev() {
@@ -88,5 +118,19 @@ mod tests {
         let late = UNIX_EPOCH + Duration::from_millis(4_102_444_799_999);
         assert_eq!(rfc3339_millis(late), "2099-12-31T23:59:59.999Z");
         assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn http_dates() {
+        let at = |secs: u64| {
+            let mut out = String::new();
+            push_http_date(&mut out, UNIX_EPOCH + Duration::from_secs(secs));
+            out
+        };
+        // RFC 9110's own example, the epoch, a leap day and the day this was written.
+        assert_eq!(at(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(at(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(at(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(at(1_796_322_128), "Thu, 03 Dec 2026 18:22:08 GMT");
     }
 }

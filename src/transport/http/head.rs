@@ -140,7 +140,8 @@ fn framing(head: &Head) -> Result<Framing, FramingError> {
     Ok(Framing::Length(length.unwrap_or(0)))
 }
 
-fn is_tchar(b: u8) -> bool {
+/// A token character (RFC 9110 §5.6.2): what field names and methods are made of.
+pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 

@@ -2,15 +2,18 @@
 //! response, and the bookkeeping every request ends with: the access-log line and the
 //! in-flight count the front waits on.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
-use tiny_http::{Header, Response as HttpResponse};
+use tiny_http::{HTTPVersion, Method, StatusCode};
 
 use super::front::ConnEntry;
+use super::head::is_tchar;
 use super::request::Request;
+use crate::clock::push_http_date;
 use crate::jsonrpc::{self, code, ErrorObject, Response};
 use crate::mcp::error::mcp_code;
 
@@ -133,71 +136,103 @@ pub fn send(request: Request, reply: Reply) {
     if let Some(body) = &reply.body {
         log::trace!("http -> {} {body}", reply.status);
     }
-    let mut response = match reply.body {
-        Some(body) => HttpResponse::from_data(body.into_bytes()),
-        None => HttpResponse::from_data(Vec::new()),
-    }
-    .with_status_code(reply.status);
-    let has_body = response.data_length().is_some_and(|n| n > 0);
-    let typed = reply
-        .headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("Content-Type"));
-    if has_body && !typed {
-        add(&mut response, "Content-Type", "application/json");
-    }
-    for (name, value) in &reply.headers {
-        add(&mut response, name, value);
-    }
-    if let Err(e) = write_whole(request, response) {
+    let how = Framing {
+        http10: *request.http_version() == HTTPVersion(1, 0),
+        head_request: *request.method() == Method::Head,
+        keep_alive10: http10_keep_alive(&request),
+    };
+    let wire = frame(&reply, how, SystemTime::now());
+    let mut out = request.into_writer();
+    if let Err(e) = out.write_all(&wire).and_then(|()| out.flush()) {
         log::debug!("response not delivered: {e}");
     }
 }
 
-/// Writes head and body with one `write` instead of tiny_http's `respond`, which sends
-/// the head, then the body in 8 KiB pieces: a syscall each, and a TCP segment each on the
-/// client's socket, which the answer now goes to directly (request.rs).
-/// tiny_http's own `raw_print` still frames it (status line, `Date`, `Content-Length`,
-/// no body for HEAD, 204 and 304), so the bytes are the ones `respond` would send.
-fn write_whole(
-    request: Request,
-    response: HttpResponse<std::io::Cursor<Vec<u8>>>,
-) -> std::io::Result<()> {
-    let body_len = response.data_length().unwrap_or(0);
-    let mut wire = Vec::with_capacity(body_len + 512);
-    // No request fields: the only one tiny_http looks at is `TE`, to pick a transfer
-    // coding, and every answer here has its length.
-    response.raw_print(
-        &mut wire,
-        request.http_version().clone(),
-        &[],
-        *request.method() == tiny_http::Method::Head,
-        None,
-    )?;
-    if http10_keep_alive(&request) {
-        // An HTTP/1.0 answer without it means "closing" (RFC 9112 §9.3), yet the
-        // connection stays open: `ab -k` and other 1.0 clients then waited for the close.
-        // tiny_http drops a `Connection` header given to `add_header`, so it goes in here.
-        if let Some(end) = super::head::head_end(&wire) {
-            let at = end - 2; // before the blank line that ends the head
-            wire.splice(at..at, b"Connection: keep-alive\r\n".iter().copied());
-        }
-    }
-    let mut out = request.into_writer();
-    out.write_all(&wire)?;
-    out.flush()
+/// What of the request decides how its answer is framed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Framing {
+    http10: bool,
+    /// `HEAD`: the fields of the answer, not its body.
+    head_request: bool,
+    /// An HTTP/1.0 client asked for keep-alive: an answer without `Connection:
+    /// keep-alive` would mean "closing" to it (RFC 9112 §9.3), and `ab -k` waited for a
+    /// close that never came.
+    keep_alive10: bool,
 }
 
-fn add<R: std::io::Read>(response: &mut HttpResponse<R>, name: &str, value: &str) {
-    match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-        Ok(h) => response.add_header(h),
-        Err(()) => log::warn!("dropped an invalid response header {name}"),
+/// The whole answer in one buffer, for one `write` to the client: status line, `Server`,
+/// `Date`, `Content-Type` (JSON unless the reply names one), the reply's fields,
+/// `Content-Length`, body. This was tiny_http's `raw_print`, which built a `Header` (with
+/// allocations) per field and per answer, chunked bodies over 32 KiB although their length
+/// is known, and sent `Content-Length` with a 204 (RFC 9110 §8.6: must not).
+fn frame(reply: &Reply, how: Framing, now: SystemTime) -> Vec<u8> {
+    let body = reply.body.as_deref().unwrap_or("");
+    // RFC 9110 §6.4.1: 1xx, 204 and 304 answers have no content.
+    let bodiless = matches!(reply.status, 100..=199 | 204 | 304);
+    let mut wire = String::with_capacity(192 + 48 * reply.headers.len() + body.len());
+    wire.push_str(if how.http10 { "HTTP/1.0 " } else { "HTTP/1.1 " });
+    let reason = StatusCode(reply.status).default_reason_phrase();
+    // Writing to a String cannot fail.
+    let _ = write!(
+        wire,
+        "{} {reason}\r\nServer: {SERVER}\r\nDate: ",
+        reply.status
+    );
+    push_http_date(&mut wire, now);
+    wire.push_str("\r\n");
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("Content-Type"));
+    if !body.is_empty() && !typed {
+        wire.push_str("Content-Type: application/json\r\n");
     }
+    for (name, value) in &reply.headers {
+        // Framing is ours to say.
+        let framing = ["Content-Length", "Transfer-Encoding", "Connection"]
+            .iter()
+            .any(|f| name.eq_ignore_ascii_case(f));
+        if !framing {
+            push_field(&mut wire, name, value);
+        }
+    }
+    if how.keep_alive10 {
+        wire.push_str("Connection: keep-alive\r\n");
+    }
+    if !bodiless {
+        let _ = write!(wire, "Content-Length: {}\r\n", body.len());
+    }
+    wire.push_str("\r\n");
+    if !bodiless && !how.head_request {
+        wire.push_str(body);
+    }
+    wire.into_bytes()
+}
+
+/// The `Server` field of every answer.
+const SERVER: &str = "mcp-server-spec";
+
+/// Appends `name: value\r\n`; a field that is not one is dropped (a name that is not a
+/// token, a value with a control or non-ASCII character, which could end the head early
+/// or split the answer).
+pub fn push_field(out: &mut String, name: &str, value: &str) {
+    let valid_name = !name.is_empty() && name.bytes().all(is_tchar);
+    let valid_value = value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+    if !(valid_name && valid_value) {
+        log::warn!("dropped an invalid response header {name}");
+        return;
+    }
+    out.push_str(name);
+    out.push_str(": ");
+    out.push_str(value);
+    out.push_str("\r\n");
 }
 
 /// An HTTP/1.0 request that asks to keep the connection open.
 fn http10_keep_alive(request: &Request) -> bool {
-    *request.http_version() == tiny_http::HTTPVersion(1, 0)
+    *request.http_version() == HTTPVersion(1, 0)
         && header(request, "Connection")
             .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
 }
@@ -257,6 +292,87 @@ mod tests {
     use super::*;
     use crate::jsonrpc::Id;
     use crate::mcp::error::McpError;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn framed(reply: &Reply, how: Framing) -> String {
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        String::from_utf8(frame(reply, how, at)).expect("ASCII head, UTF-8 body")
+    }
+
+    #[test]
+    fn an_answer_is_framed_with_its_length_in_one_buffer() {
+        let reply =
+            Reply::json(200, &serde_json::json!({"ok": true})).with_header("Vary", "Origin");
+        assert_eq!(
+            framed(&reply, Framing::default()),
+            "HTTP/1.1 200 OK\r\nServer: mcp-server-spec\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Type: application/json\r\nVary: Origin\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
+        );
+        let head = Framing {
+            head_request: true,
+            ..Framing::default()
+        };
+        assert!(
+            framed(&reply, head).ends_with("Content-Length: 11\r\n\r\n"),
+            "HEAD: no body"
+        );
+        // Long bodies keep their length too (tiny_http chunked them past 32 KiB).
+        let long = Reply::text(200, "x".repeat(40_000), "text/plain");
+        let text = framed(&long, Framing::default());
+        assert!(text.contains("Content-Type: text/plain\r\nContent-Length: 40000\r\n\r\n"));
+        assert!(!text.contains("Transfer-Encoding") && !text.contains("application/json"));
+    }
+
+    #[test]
+    fn no_content_answers_have_no_length_and_http10_keep_alive_is_said() {
+        let text = framed(&Reply::empty(204), Framing::default());
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+        assert!(
+            text.ends_with("GMT\r\n\r\n") && !text.contains("Content-Length"),
+            "{text}"
+        );
+        let how = Framing {
+            http10: true,
+            keep_alive10: true,
+            ..Framing::default()
+        };
+        let text = framed(&Reply::empty(202), how);
+        assert!(text.starts_with("HTTP/1.0 202 Accepted\r\n"), "{text}");
+        assert!(
+            text.ends_with("Connection: keep-alive\r\nContent-Length: 0\r\n\r\n"),
+            "{text}"
+        );
+    }
+
+    /// A field that could end the head early or split the answer never reaches the wire,
+    /// nor a framing field a handler set: the framing is `frame`'s to say.
+    #[test]
+    fn invalid_and_framing_fields_are_dropped() {
+        let reply = Reply::empty(200)
+            .with_header("X-Evil", "a\r\nSet-Cookie: x=1")
+            .with_header("X-Bare-Lf", "a\nb")
+            .with_header("Bad Name", "v")
+            .with_header("X-Accent", "caf\u{e9}")
+            .with_header("Content-Length", "5")
+            .with_header("Connection", "close")
+            .with_header("X-Fine", "tab\tok");
+        let text = framed(&reply, Framing::default());
+        for gone in [
+            "X-Evil",
+            "Set-Cookie",
+            "X-Bare-Lf",
+            "Bad Name",
+            "X-Accent",
+            "Connection",
+        ] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+        assert_eq!(text.matches("Content-Length").count(), 1, "{text}");
+        assert!(
+            text.contains("X-Fine: tab\tok\r\nContent-Length: 0\r\n\r\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn statuses() {

@@ -51,7 +51,7 @@ impl SseWriter {
             "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
         );
         for (name, value) in extra_headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            super::respond::push_field(&mut head, name, value);
         }
         head.push_str("\r\n");
         let mut out = request.into_writer();
