@@ -30,6 +30,7 @@ pub mod subscriptions;
 pub mod tools;
 pub mod version;
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -91,6 +92,10 @@ pub struct Server {
     /// for the life of the process, and rebuilding and serializing the tool schemas was
     /// most of the cost of a `tools/list` call.
     shared: [[OnceLock<SharedJson>; ProtocolVersion::ALL.len()]; SHARED_METHODS.len()],
+    /// Every built-in tool's input schema, built once: each `tools/call` checks its
+    /// arguments against one, and building it (a `json!` tree) per call was a tenth of a
+    /// `read_file`'s instructions.
+    input_schemas: OnceLock<HashMap<&'static str, Value>>,
 }
 
 /// Methods whose first page is the same for every caller of a revision.
@@ -210,6 +215,7 @@ impl Server {
             state_key: ask::random_key(),
             extension: None,
             shared: Default::default(),
+            input_schemas: OnceLock::new(),
         }
     }
 
@@ -266,6 +272,13 @@ impl Server {
             .iter()
             .position(|v| *v == ctx.version)?;
         Some(&self.shared[which][version])
+    }
+
+    /// The input schema of a built-in tool, built on first use.
+    pub fn input_schema(&self, name: &str) -> Option<&Value> {
+        self.input_schemas
+            .get_or_init(|| tools::all().map(|t| (t.name, (t.input_schema)())).collect())
+            .get(name)
     }
 
     /// An offered tool by name.

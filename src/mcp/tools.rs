@@ -233,7 +233,15 @@ pub(super) fn call(
         None | Some(Value::Null) => &empty,
         Some(a) => a,
     };
-    if let Err(problem) = schema::check(args, &(tool.input_schema)()) {
+    let built;
+    let input_schema = match server.input_schema(tool.name) {
+        Some(cached) => cached,
+        None => {
+            built = (tool.input_schema)();
+            &built
+        }
+    };
+    if let Err(problem) = schema::check(args, input_schema) {
         let message = format!("invalid arguments for tool '{name}': {problem}");
         if ctx.version.input_errors_are_tool_errors() {
             return Ok(Reply::Now(
