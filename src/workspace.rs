@@ -383,9 +383,14 @@ impl Workspace {
             None => self.open_walked(&target)?,
         };
 
-        // Room for the size seen plus one byte: the read that finds the end needs no growth.
-        let expected = usize::try_from(opened.len()).unwrap_or(0).saturating_add(1);
-        let bytes = read_capped(file, self.max_file_bytes, expected, &target)?;
+        // The size seen at the open is what is read: no second read to find the end (a
+        // system call per request), and a file something appends to meanwhile reads as it
+        // was when opened. The cap was checked on that size. A size of 0 (which some file
+        // systems report for files with content) reads to the end, capped.
+        let bytes = match opened.len() {
+            0 => read_capped(file, self.max_file_bytes, &target)?,
+            seen => read_seen(file, seen, &target)?,
+        };
         if bytes.contains(&0) {
             return Err(FileError::Binary {
                 path: target.display(),
@@ -904,14 +909,18 @@ fn open_root_dir(root: &Path) -> Option<File> {
     }
 }
 
-fn read_capped(
-    reader: impl Read,
-    cap: u64,
-    expected: usize,
-    target: &Target,
-) -> Result<Vec<u8>, FileError> {
-    let cap_room = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut bytes = Vec::with_capacity(expected.min(cap_room));
+/// Reads the `seen` bytes the open handle's size said (fewer if the file shrank since).
+fn read_seen(reader: impl Read, seen: u64, target: &Target) -> Result<Vec<u8>, FileError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(seen).unwrap_or(0));
+    reader
+        .take(seen)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(target, "read", e))?;
+    Ok(bytes)
+}
+
+fn read_capped(reader: impl Read, cap: u64, target: &Target) -> Result<Vec<u8>, FileError> {
+    let mut bytes = Vec::new();
     let read = reader.take(cap.saturating_add(1)).read_to_end(&mut bytes);
     read.map_err(|e| io_error(target, "read", e))?;
     let size = bytes.len() as u64;
@@ -1546,7 +1555,7 @@ mod tests {
         let f = Fixture::new(8);
         let target = f.ws.parse("grow.md").unwrap();
         let endless = io::repeat(b'a');
-        let err = read_capped(endless, 8, 0, &target).unwrap_err();
+        let err = read_capped(endless, 8, &target).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1559,10 +1568,24 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            read_capped(&b"12345678"[..], 8, 4, &target).unwrap(),
+            read_capped(&b"12345678"[..], 8, &target).unwrap(),
             b"12345678"
         );
-        assert!(read_capped(&b""[..], 0, 1, &target).unwrap().is_empty());
+        assert!(read_capped(&b""[..], 0, &target).unwrap().is_empty());
+    }
+
+    /// A read takes the size seen at the open: a file that grows meanwhile (here: an
+    /// endless one) is read as it was, one that shrank as it is now.
+    #[test]
+    fn reads_take_the_size_seen_at_the_open() {
+        let f = Fixture::new(8);
+        let target = f.ws.parse("grow.md").unwrap();
+        assert_eq!(read_seen(io::repeat(b'a'), 5, &target).unwrap(), b"aaaaa");
+        assert_eq!(read_seen(&b"ab"[..], 5, &target).unwrap(), b"ab");
+        fs::write(f.root().join("empty.md"), "").unwrap();
+        assert_eq!(f.ws.read_text("empty.md").unwrap(), "");
+        fs::write(f.root().join("full.md"), "12345678").unwrap();
+        assert_eq!(f.ws.read_text("full.md").unwrap(), "12345678");
     }
 
     #[test]
