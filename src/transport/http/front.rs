@@ -24,7 +24,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
 use super::head::Head;
 use super::relay;
@@ -35,8 +35,6 @@ use crate::transport::tls::{self, TlsWriter};
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Stack of a relay thread (TLS handshakes included).
 pub const RELAY_STACK_BYTES: usize = 256 * 1024;
-/// How long a relay thread waits for another connection before it ends.
-const RELAY_IDLE: Duration = Duration::from_secs(30);
 /// File descriptors kept back from the connection budget (listeners, logs, the signal
 /// pipe, /dev/urandom, a refused connection being answered).
 pub const FD_RESERVE: u64 = 32;
@@ -63,24 +61,6 @@ pub struct FrontCtx {
     pub buffer_budget: u64,
     /// Held while a relay opens its backend connection (see `relay::connect_backend`).
     pub backend_opening: Mutex<()>,
-    /// Relay threads between two connections.
-    pub idle_relays: IdleRelays,
-}
-
-/// Relay threads that finished a connection and wait, at most [`RELAY_IDLE`], for the
-/// accept loop to hand them the next through a rendezvous channel. Why: a thread per short
-/// connection (slowloris reconnecting, clients without keep-alive) started and ended many
-/// times a second, and each left glibc's heap a little bigger (the soak's RSS creep).
-pub struct IdleRelays {
-    handoff: Sender<Arc<ConnEntry>>,
-    waiting: Receiver<Arc<ConnEntry>>,
-}
-
-impl Default for IdleRelays {
-    fn default() -> IdleRelays {
-        let (handoff, waiting) = crossbeam_channel::bounded(0);
-        IdleRelays { handoff, waiting }
-    }
 }
 
 /// The write side of a client connection, shared by the relay thread (its own error
@@ -405,35 +385,19 @@ fn admit(ctx: &Arc<FrontCtx>, sock: TcpStream, peer: SocketAddr, max_connections
         return;
     }
     let entry = ctx.registry.register(peer, Arc::new(sock));
-    // A relay thread waiting between connections takes it; only if none is, one starts.
-    let entry = match ctx.idle_relays.handoff.try_send(entry) {
-        Ok(()) => return,
-        Err(refused) => refused.into_inner(),
-    };
     let thread_ctx = Arc::clone(ctx);
     let thread_entry = Arc::clone(&entry);
     let spawned = thread::Builder::new()
-        .name("mcp-relay".into())
+        .name(format!("mcp-conn-{}", entry.id))
         .stack_size(RELAY_STACK_BYTES)
-        .spawn(move || serve_connections(&thread_ctx, thread_entry));
+        .spawn(move || {
+            relay::run(&thread_ctx, &thread_entry);
+            thread_ctx.registry.unregister(thread_entry.id);
+        });
     if let Err(e) = spawned {
         log::warn!("{peer}: connection dropped: cannot start its thread: {e}");
         entry.force_close();
         ctx.registry.unregister(entry.id);
-    }
-}
-
-/// A relay thread's life: its first connection, then each one handed to it while it
-/// waits between connections.
-fn serve_connections(ctx: &Arc<FrontCtx>, first: Arc<ConnEntry>) {
-    let mut entry = first;
-    loop {
-        relay::run(ctx, &entry);
-        ctx.registry.unregister(entry.id);
-        match ctx.idle_relays.waiting.recv_timeout(RELAY_IDLE) {
-            Ok(next) => entry = next,
-            Err(_) => return,
-        }
     }
 }
 
@@ -520,7 +484,6 @@ mod tests {
             buffered: AtomicU64::new(0),
             buffer_budget: 1,
             backend_opening: Mutex::new(()),
-            idle_relays: IdleRelays::default(),
         });
         let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
         accept_loop(&flaky, &ctx, 1, &stop, &rx);

@@ -222,7 +222,6 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         buffered: AtomicU64::new(0),
         buffer_budget: MIN_BODY_BUFFER_BUDGET.max(opts.max_body_bytes.saturating_mul(4)),
         backend_opening: std::sync::Mutex::new(()),
-        idle_relays: front::IdleRelays::default(),
     });
 
     let (control_tx, control_rx) = unbounded::<Control>();
