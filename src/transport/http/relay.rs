@@ -325,14 +325,12 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// Holds a pipelining client's next request until fewer than [`MAX_PIPELINED`] are in
-    /// flight. Between waits it looks at tiny_http: if that closed the connection, the
-    /// requests it never handed over will never be answered.
+    /// Holds a pipelining client's next request (already read, so also while draining: it
+    /// was accepted) until fewer than [`MAX_PIPELINED`] are in flight. Between waits it
+    /// looks at tiny_http: if that closed the connection, the requests it never handed
+    /// over will never be answered.
     fn wait_for_room(&mut self) -> Result<(), End> {
         while !self.entry.wait_for_room(MAX_PIPELINED, PIPELINE_WAIT) {
-            if self.ctx.registry.draining() {
-                return Err(End::Quiet);
-            }
             if let Some(backend) = &self.backend {
                 let ready = backend.wait(&self.control, Duration::ZERO);
                 if let Ok(Ready::Backend) = ready {
