@@ -95,7 +95,7 @@ profile() {
     kill -TERM "$pid"
     wait "$pid" || true
     local instructions
-    instructions=$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    instructions=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     echo "$instructions $(python3 "$work/allocs.py" "$out")"
 }
 
