@@ -230,16 +230,8 @@ fn proc_stat(pid: u32) -> (u64, f64) {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|r| r.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (hwm, ticks as f64 / 100.0)
+    let (user, system) = cpu_times(pid);
+    (hwm, user + system)
 }
 
 /// User and system CPU seconds a process has used so far.

@@ -25,25 +25,17 @@ pub fn rfc3339_millis(time: SystemTime) -> String {
 /// Appends `time` to `out`, digit by digit: every log line starts with one, and the
 /// `format!` this replaced was a tenth of an access-log line's instructions.
 pub fn push_rfc3339(out: &mut String, time: SystemTime, millis: bool) {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    let year = u32::try_from(year).unwrap_or(9999).min(9999);
-    push_digits(out, year, 4);
+    let at = Civil::of(time);
+    push_digits(out, at.year, 4);
     out.push('-');
-    push_digits(out, month, 2);
+    push_digits(out, at.month, 2);
     out.push('-');
-    push_digits(out, day, 2);
+    push_digits(out, at.day, 2);
     out.push('T');
-    push_digits(out, (rest / 3600) as u32, 2);
-    out.push(':');
-    push_digits(out, (rest % 3600 / 60) as u32, 2);
-    out.push(':');
-    push_digits(out, (rest % 60) as u32, 2);
+    at.push_time_of_day(out);
     if millis {
         out.push('.');
-        push_digits(out, since.subsec_millis(), 3);
+        push_digits(out, at.millis, 3);
     }
     out.push('Z');
 }
@@ -55,27 +47,56 @@ pub fn push_http_date(out: &mut String, time: SystemTime) {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
+    let at = Civil::of(time);
     // 1970-01-01 was a Thursday.
-    out.push_str(WEEKDAYS[(days % 7) as usize]);
+    out.push_str(WEEKDAYS[(at.days % 7) as usize]);
     out.push_str(", ");
-    push_digits(out, day, 2);
+    push_digits(out, at.day, 2);
     out.push(' ');
-    out.push_str(MONTHS[(month as usize).clamp(1, 12) - 1]);
+    out.push_str(MONTHS[(at.month as usize).clamp(1, 12) - 1]);
     out.push(' ');
-    push_digits(out, u32::try_from(year).unwrap_or(9999).min(9999), 4);
+    push_digits(out, at.year, 4);
     out.push(' ');
-    push_digits(out, (rest / 3600) as u32, 2);
-    out.push(':');
-    push_digits(out, (rest % 3600 / 60) as u32, 2);
-    out.push(':');
-    push_digits(out, (rest % 60) as u32, 2);
+    at.push_time_of_day(out);
     out.push_str(" GMT");
+}
+
+/// A moment split into what both formats print (UTC; before 1970 clamps to 1970).
+struct Civil {
+    /// Whole days since 1970-01-01.
+    days: u64,
+    year: u32,
+    month: u32,
+    day: u32,
+    second_of_day: u64,
+    millis: u32,
+}
+
+impl Civil {
+    fn of(time: SystemTime) -> Civil {
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = since.as_secs();
+        let days = secs / 86_400;
+        let (year, month, day) = civil_from_days(days as i64);
+        Civil {
+            days,
+            year: u32::try_from(year).unwrap_or(9999).min(9999),
+            month,
+            day,
+            second_of_day: secs % 86_400,
+            millis: since.subsec_millis(),
+        }
+    }
+
+    /// `HH:MM:SS`.
+    fn push_time_of_day(&self, out: &mut String) {
+        let s = self.second_of_day;
+        push_digits(out, (s / 3600) as u32, 2);
+        out.push(':');
+        push_digits(out, (s % 3600 / 60) as u32, 2);
+        out.push(':');
+        push_digits(out, (s % 60) as u32, 2);
+    }
 }
 
 /// The last `width` decimal digits of `n`, zero-padded.
