@@ -80,8 +80,8 @@ impl Outcome {
         }
     }
 
-    pub(super) fn named(mut self, method: &str) -> Outcome {
-        self.mcp_method = Some(method.to_string());
+    pub(super) fn named(mut self, method: impl Into<String>) -> Outcome {
+        self.mcp_method = Some(method.into());
         self
     }
 }

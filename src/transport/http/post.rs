@@ -165,14 +165,14 @@ impl Post<'_> {
         let method = method.to_owned();
         let incoming = Incoming::Single(message);
         if listen {
-            return self.listen(incoming).named(&method);
+            return self.listen(incoming).named(method);
         }
         let server = Arc::clone(&self.app.server);
         let cors = self.cors.clone();
         self.run(sse, cors, true, |sink| {
             server.handle(&mut Session::default(), incoming, sink)
         })
-        .named(&method)
+        .named(method)
     }
 
     /// `subscriptions/listen`: acknowledged now, then a long-lived stream on its own thread.
