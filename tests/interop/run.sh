@@ -15,6 +15,7 @@
 #   INTEROP_HTTPS    1 (default), auto (run when --ssl-certfile/--ssl-keyfile work), 0
 #   INTEROP_PYTHON   interpreter for the venv (default python3; the lock is for CPython 3.11)
 #   INTEROP_ONLY     regex: run only the cases whose name matches
+#   INTEROP_INSTALL_ONLY=1  install (or confirm) the pinned SDKs, then exit 0
 #   INTEROP_SELFTEST_HTTP=1  checks the drivers' own HTTP/HTTPS paths through
 #                    selftest/http_bridge.py (Streamable HTTP in front of the binary's stdio);
 #                    says nothing about the server's HTTP transport
@@ -76,6 +77,8 @@ else
     printf '%s' "$py_stamp" > .venv/.interop-stamp
 fi
 say "installs: $(elapsed "$t0") s"
+# For scripts that only need the SDKs (benches/alternatives.sh).
+if [ "${INTEROP_INSTALL_ONLY:-0}" = 1 ]; then exit 0; fi
 
 # ---- the binary ----------------------------------------------------------------------------
 t0="$(now)"
