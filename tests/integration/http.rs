@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::http_client::{
     modern, raw_mcp, raw_request, sse_messages, with_json, HttpServer, JSON_POST,
 };
+use crate::ops_support::scrape;
 use crate::support::{initialize, request, TempDir, DEADLINE};
 
 fn server(tag: &str, extra: &[&str]) -> (TempDir, HttpServer) {
@@ -550,6 +551,45 @@ fn http10_keep_alive_is_announced_and_plain_http10_closes() {
         conn.closed(),
         "a plain HTTP/1.0 request closes the connection"
     );
+}
+
+/// Short connections, as health checks and scripts make them: each is answered on its own
+/// socket with its own id; a `Connection: close` request is answered with `Connection:
+/// close` and then closed (RFC 9112 §9.6: wrk kept sending on connections whose answer did
+/// not say so and got resets); and the front's private connection to tiny_http passes from
+/// one client connection to the next instead of being opened anew for each.
+#[test]
+fn short_connections_are_answered_alone_and_reuse_the_private_connection() {
+    let (_dir, s) = server("http-short", &[]);
+    let opened = "mcp_front_backend_connections_total{how=\"opened\"}";
+    let reused = "mcp_front_backend_connections_total{how=\"reused\"}";
+    let before = scrape(&s);
+    for i in 0..20 {
+        let (body, mut headers) = modern(100 + i, "tools/list", Value::Null);
+        let close = i % 2 == 0;
+        if close {
+            headers.push(("Connection".to_string(), "close".to_string()));
+        }
+        let mut conn = s.connect();
+        conn.send(&raw_mcp(s.port, &body, &headers));
+        let r = conn.response();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["id"], 100 + i, "its own answer");
+        if close {
+            assert_eq!(r.header("Connection"), Some("close"));
+            assert!(conn.closed(), "closed after the answer");
+        } else {
+            assert_eq!(r.header("Connection"), None);
+            conn.shutdown();
+        }
+    }
+    let after = scrape(&s);
+    let (new, again) = (after.delta(&before, opened), after.delta(&before, reused));
+    assert_eq!(new + again, 21.0, "one per connection with a request");
+    // A connection closed by the server is parked before the client sees the close, so
+    // the next one always takes it; one the client closes may not be parked in time.
+    assert!(again >= 10.0, "reused {again}, opened {new}");
+    assert_eq!(s.get("/health", &[]).json()["status"], "healthy");
 }
 
 /// At `--log-level debug` tiny_http logs its private loopback address first ("Server

@@ -11,11 +11,15 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::front::{ClientWriter, FrontCtx};
 use super::head;
+use super::metrics::METRICS;
 
+/// Most private connections kept parked for the next client connections.
+pub const MAX_PARKED: usize = 8;
 /// Connecting to tiny_http's private listener, and the answer to [`WARM_UP`].
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes of tiny_http's own output copied per read, on the relay's stack.
@@ -44,6 +48,18 @@ pub enum Ready {
 }
 
 impl Backend {
+    /// A private connection for a client connection's first request: a parked one if a
+    /// clean one is there, else a new one ([`Backend::open`]).
+    pub fn get(ctx: &FrontCtx) -> io::Result<Backend> {
+        if let Some(parked) = ctx.registry.parked.take() {
+            METRICS.backend_reused();
+            return Ok(parked);
+        }
+        let opened = Backend::open(ctx)?;
+        METRICS.backend_opened();
+        Ok(opened)
+    }
+
     /// Connects to tiny_http, one relay at a time, and waits for the answer to
     /// [`WARM_UP`].
     ///
@@ -78,6 +94,18 @@ impl Backend {
         stream.set_read_timeout(None)?;
         let local = stream.local_addr()?;
         Ok(Backend { stream, local })
+    }
+
+    /// Nothing to read: tiny_http has neither written anything nor closed. A connection
+    /// between two requests of its own is like this; one that is not cannot be reused.
+    fn is_quiet(&self) -> bool {
+        let mut fd = libc::pollfd {
+            fd: self.stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `fd` is one live pollfd struct and its count, 1, is passed.
+        unsafe { libc::poll(&mut fd, 1, 0) == 0 }
     }
 
     /// Waits until the client socket or this one is readable, at most `timeout`.
@@ -147,6 +175,70 @@ impl Backend {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Private connections that client connections left clean (every request answered,
+/// tiny_http waiting for the next head), kept for new client connections.
+///
+/// Why: opening one costs a connect, the [`WARM_UP`] round trip through tiny_http and
+/// the dispatcher, and a tiny_http thread start, one opener at a time: most of what a
+/// short-lived client connection (`Connection: close`, a health check) costs. A parked
+/// connection is unbound (no relay address maps to it), so nothing it could carry
+/// reaches a worker until a new client connection binds it.
+#[derive(Default)]
+pub struct Parked {
+    state: Mutex<ParkedState>,
+}
+
+#[derive(Default)]
+struct ParkedState {
+    idle: Vec<Backend>,
+    /// Draining: nothing is parked any more.
+    closed: bool,
+}
+
+impl Parked {
+    fn lock(&self) -> MutexGuard<'_, ParkedState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A parked connection that is still quiet; noisy or closed ones are dropped on the way.
+    fn take(&self) -> Option<Backend> {
+        loop {
+            let backend = self.lock().idle.pop()?;
+            if backend.is_quiet() {
+                return Some(backend);
+            }
+        }
+    }
+
+    /// Keeps a connection whose client connection ended with nothing in flight. `Err`
+    /// gives it back (full, draining, or tiny_http is not quiet on it) for the caller to
+    /// close in order.
+    pub fn put(&self, backend: Backend) -> Result<(), Backend> {
+        if !backend.is_quiet() {
+            return Err(backend);
+        }
+        let mut state = self.lock();
+        if state.closed || state.idle.len() >= MAX_PARKED {
+            return Err(backend);
+        }
+        state.idle.push(backend);
+        Ok(())
+    }
+
+    /// The drain: closes the parked connections (their tiny_http threads end) and parks
+    /// no more.
+    pub fn close_all(&self) {
+        let idle = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.idle)
+        };
+        for backend in idle {
+            let _ = backend.stream.shutdown(Shutdown::Both);
         }
     }
 }

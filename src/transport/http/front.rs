@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use super::backend::{Parked, MAX_PARKED};
 use super::head::Head;
 use super::relay;
 use crate::transport::tls::{self, TlsWriter};
@@ -38,6 +39,8 @@ pub const RELAY_STACK_BYTES: usize = 256 * 1024;
 /// File descriptors kept back from the connection budget (listeners, logs, the signal
 /// pipe, /dev/urandom, a refused connection being answered).
 pub const FD_RESERVE: u64 = 32;
+/// Descriptors a parked private connection holds: ours, tiny_http's and its `dup`.
+const FDS_PER_PARKED: u64 = 3;
 /// Descriptors a worker may hold at once while serving a request (workspace files).
 pub const FDS_PER_WORKER: u64 = 2;
 /// Descriptors one client connection uses: its socket, the relay socket, and tiny_http's
@@ -214,6 +217,13 @@ impl ConnEntry {
         self.lock().in_flight
     }
 
+    /// Every forwarded request answered in full and taken by the dispatcher: the private
+    /// connection carries nothing of this client any more.
+    pub fn settled(&self) -> bool {
+        let s = self.lock();
+        s.in_flight == 0 && s.heads.is_empty()
+    }
+
     fn idle(&self) -> bool {
         let s = self.lock();
         s.in_flight == 0 && !s.reading
@@ -231,6 +241,8 @@ pub struct Registry {
     conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
     emptied: Condvar,
     by_relay: Mutex<HashMap<SocketAddr, Arc<ConnEntry>>>,
+    /// Private connections left clean by closed client connections (backend.rs).
+    pub parked: Parked,
     draining: AtomicBool,
     next_id: AtomicU64,
 }
@@ -297,6 +309,7 @@ impl Registry {
     /// when their in-flight requests are answered.
     pub fn begin_drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
+        self.parked.close_all();
         for entry in self.conns().values() {
             entry.draining.store(true, Ordering::SeqCst);
             if entry.idle() {
@@ -442,7 +455,9 @@ pub fn fd_connection_budget(workers: usize) -> usize {
         current
     };
     let workers_share = FDS_PER_WORKER.saturating_mul(workers as u64);
-    let budget = soft.saturating_sub(FD_RESERVE + workers_share) / FDS_PER_CONNECTION;
+    let parked_share = FDS_PER_PARKED * MAX_PARKED as u64;
+    let budget =
+        soft.saturating_sub(FD_RESERVE + workers_share + parked_share) / FDS_PER_CONNECTION;
     usize::try_from(budget.max(1)).unwrap_or(usize::MAX)
 }
 

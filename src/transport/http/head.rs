@@ -155,8 +155,10 @@ impl Head {
     }
 
     /// The head as forwarded to tiny_http: the request line, what tiny_http needs to frame
-    /// the request and keep the connection (`Content-Length` of the body the caller
-    /// appends, `Connection`), nothing else. The header fields travel beside it, already
+    /// the request (`Content-Length` of the body the caller appends) and to keep the
+    /// connection open (`Connection: keep-alive` for HTTP/1.0), nothing else. A client's
+    /// `close` is not passed on: the front closes the client connection itself once its
+    /// answers are out, and the private connection serves the next client (backend.rs). The header fields travel beside it, already
     /// parsed, in the connection's queue of heads (`ConnEntry::forwarded`): tiny_http reads
     /// a head a byte at a time, and parsing every field a second time was a fifth of a
     /// request's instructions. `Upgrade` never reaches it (we never switch protocols,
@@ -170,9 +172,7 @@ impl Head {
         out.push(b' ');
         out.extend_from_slice(self.version.as_bytes());
         out.extend_from_slice(b"\r\n");
-        if self.close {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if self.version == "HTTP/1.0" {
+        if self.version == "HTTP/1.0" {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         // Writing to a Vec cannot fail.
@@ -323,16 +323,13 @@ mod tests {
         );
     }
 
-    /// tiny_http keeps or closes the connection from what it is forwarded: the same
-    /// decision the front made from the client's head.
+    /// tiny_http is always asked to keep the connection, whatever the client asked: the
+    /// front closes client connections itself and reuses the private one.
     #[test]
-    fn the_forwarded_head_carries_the_connection_decision() {
+    fn the_forwarded_head_keeps_the_private_connection_open() {
         let cases = [
-            (
-                "GET / HTTP/1.1\r\nConnection: Close\r\n\r\n",
-                "Connection: close\r\n",
-            ),
-            ("GET / HTTP/1.0\r\n\r\n", "Connection: close\r\n"),
+            ("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", ""),
+            ("GET / HTTP/1.0\r\n\r\n", "Connection: keep-alive\r\n"),
             (
                 "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
                 "Connection: keep-alive\r\n",

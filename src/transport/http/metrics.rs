@@ -141,6 +141,8 @@ pub struct Metrics {
     tls_handshake_failures: AtomicU64,
     expired: [AtomicU64; Kind::ALL.len()],
     sse_messages: AtomicU64,
+    backends_opened: AtomicU64,
+    backends_reused: AtomicU64,
 }
 
 impl Metrics {
@@ -155,6 +157,8 @@ impl Metrics {
             tls_handshake_failures: AtomicU64::new(0),
             expired: [const { AtomicU64::new(0) }; Kind::ALL.len()],
             sse_messages: AtomicU64::new(0),
+            backends_opened: AtomicU64::new(0),
+            backends_reused: AtomicU64::new(0),
         }
     }
 
@@ -213,6 +217,16 @@ impl Metrics {
 
     pub fn session_expired(&self, kind: Kind) {
         self.expired[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The front opened a private connection to tiny_http (connect and warm-up).
+    pub fn backend_opened(&self) {
+        self.backends_opened.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A new client connection took a parked private connection instead of opening one.
+    pub fn backend_reused(&self) {
+        self.backends_reused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A message was queued for a legacy HTTP+SSE stream.
@@ -418,6 +432,23 @@ impl Metrics {
             "mcp_sse_messages_total {}",
             self.sse_messages.load(Ordering::Relaxed)
         );
+        family(
+            out,
+            "mcp_front_backend_connections_total",
+            "counter",
+            "Client connections by how the front got their private connection to the request \
+             queue: opened new, or reused one a closed client connection left clean.",
+        );
+        for (how, n) in [
+            ("opened", &self.backends_opened),
+            ("reused", &self.backends_reused),
+        ] {
+            let _ = writeln!(
+                out,
+                "mcp_front_backend_connections_total{{how=\"{how}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
     }
 }
 

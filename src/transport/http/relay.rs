@@ -343,8 +343,31 @@ impl Conn<'_> {
         Ok(())
     }
 
+    /// After the client's last request (`Connection: close`, HTTP/1.0): waits until every
+    /// answer on the connection is out (a stream may take long), copying what tiny_http
+    /// writes itself. True when all were answered and tiny_http's side is still open.
+    fn settle(&mut self) -> bool {
+        loop {
+            if self.entry.wait_for_room(1, PIPELINE_WAIT) {
+                return self.entry.settled();
+            }
+            let Some(backend) = &self.backend else {
+                return false;
+            };
+            match backend.wait(&self.control, Duration::ZERO) {
+                Ok(Ready::Backend) => {
+                    if !backend.copy_once(&mut self.writer).unwrap_or(false) {
+                        return false;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
     fn connect_backend(&mut self) -> Result<Backend, End> {
-        let backend = Backend::open(self.ctx).map_err(|e| {
+        let backend = Backend::get(self.ctx).map_err(|e| {
             log::warn!("{}: cannot reach the request queue: {e}", self.entry.peer);
             End::Answer(503, "server busy")
         })?;
@@ -360,8 +383,24 @@ impl Conn<'_> {
         }
         if let Some(backend) = self.backend.take() {
             let local = backend.local;
-            backend.drain(&mut self.writer);
-            self.ctx.registry.unbind_relay(local);
+            // A client that left between requests leaves tiny_http waiting for the next
+            // head: that connection can serve the next client (unbound first, so nothing
+            // on it is taken for this one).
+            let clean = match end {
+                End::Quiet => self.entry.settled(),
+                End::AfterLast => self.settle(),
+                End::Answer(..) => false,
+            };
+            let left = if clean {
+                self.ctx.registry.unbind_relay(local);
+                self.ctx.registry.parked.put(backend).err()
+            } else {
+                Some(backend)
+            };
+            if let Some(backend) = left {
+                backend.drain(&mut self.writer);
+                self.ctx.registry.unbind_relay(local);
+            }
         }
         if let End::Answer(status, why) = end {
             METRICS.rejected(status);

@@ -140,6 +140,7 @@ pub fn send(request: Request, reply: Reply) {
         http10: *request.http_version() == HTTPVersion(1, 0),
         head_request: *request.method() == Method::Head,
         keep_alive10: http10_keep_alive(&request),
+        close: asks_to_close(&request),
     };
     let wire = frame(&reply, how, SystemTime::now());
     let mut out = request.into_writer();
@@ -158,6 +159,9 @@ struct Framing {
     /// keep-alive` would mean "closing" to it (RFC 9112 §9.3), and `ab -k` waited for a
     /// close that never came.
     keep_alive10: bool,
+    /// The request said `Connection: close`: the answer says it too (RFC 9112 §9.6), and
+    /// the front closes the connection after it.
+    close: bool,
 }
 
 /// The whole answer in one buffer, for one `write` to the client: status line, `Server`,
@@ -196,7 +200,9 @@ fn frame(reply: &Reply, how: Framing, now: SystemTime) -> Vec<u8> {
             push_field(&mut wire, name, value);
         }
     }
-    if how.keep_alive10 {
+    if how.close {
+        wire.push_str("Connection: close\r\n");
+    } else if how.keep_alive10 {
         wire.push_str("Connection: keep-alive\r\n");
     }
     if !bodiless {
@@ -235,6 +241,14 @@ fn http10_keep_alive(request: &Request) -> bool {
     *request.http_version() == HTTPVersion(1, 0)
         && header(request, "Connection")
             .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
+}
+
+/// A request whose `Connection` field has the `close` option.
+fn asks_to_close(request: &Request) -> bool {
+    header(request, "Connection").is_some_and(|v| {
+        v.split(',')
+            .any(|option| option.trim().eq_ignore_ascii_case("close"))
+    })
 }
 
 /// A request header's value (first occurrence; names compare case-insensitively).
@@ -321,6 +335,24 @@ mod tests {
         let text = framed(&long, Framing::default());
         assert!(text.contains("Content-Type: text/plain\r\nContent-Length: 40000\r\n\r\n"));
         assert!(!text.contains("Transfer-Encoding") && !text.contains("application/json"));
+    }
+
+    #[test]
+    fn an_answer_to_a_close_request_says_close() {
+        let how = Framing {
+            close: true,
+            ..Framing::default()
+        };
+        let text = framed(&Reply::json(200, &serde_json::json!({})), how);
+        assert!(
+            text.contains("\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"),
+            "{text}"
+        );
+        let text = framed(
+            &Reply::json(200, &serde_json::json!({})),
+            Framing::default(),
+        );
+        assert!(!text.contains("Connection"), "{text}");
     }
 
     #[test]
