@@ -297,6 +297,46 @@ mod tests {
     }
 
     #[test]
+    fn only_quiet_connections_are_parked_and_taken_and_the_drain_closes_them() {
+        let parked = Parked::default();
+        let (quiet, _tiny_quiet, _c1, _s1) = pair();
+        let (noisy, mut tiny_noisy, _c2, _s2) = pair();
+        let (gone, tiny_gone, _c3, _s3) = pair();
+        assert!(
+            parked.put(quiet).is_ok(),
+            "tiny_http waits for a head: parked"
+        );
+        tiny_noisy.write_all(b"HTTP/1.1 400").expect("write");
+        assert!(
+            parked.put(noisy).is_err(),
+            "tiny_http wrote on its own: not parked"
+        );
+        assert!(parked.put(gone).is_ok());
+        drop(tiny_gone); // closed while parked: dropped when taken
+        let taken = parked.take().expect("the quiet one is still there");
+        assert!(taken.is_quiet());
+        assert!(parked.take().is_none(), "nothing else was clean");
+        assert!(parked.put(taken).is_ok());
+        parked.close_all();
+        assert!(parked.take().is_none(), "the drain closed it");
+        let (late, _tiny_late, _c4, _s4) = pair();
+        assert!(parked.put(late).is_err(), "nothing is parked once draining");
+    }
+
+    #[test]
+    fn parking_stops_at_its_cap() {
+        let parked = Parked::default();
+        let mut keep = Vec::new();
+        for _ in 0..MAX_PARKED {
+            let (backend, tiny, client, server) = pair();
+            assert!(parked.put(backend).is_ok());
+            keep.push((tiny, client, server));
+        }
+        let (extra, _tiny, _c, _s) = pair();
+        assert!(parked.put(extra).is_err(), "full");
+    }
+
+    #[test]
     fn copy_once_forwards_bytes_and_reports_the_close() {
         let (backend, mut tiny, mut client, server_side) = pair();
         let mut to_client = ClientWriter::Plain(Arc::new(server_side));
