@@ -70,6 +70,12 @@ fn legacy(name: &'static str, session: &str, mcp_method: &'static str, params: &
     }
 }
 
+/// `s` with one more header line (ending in \r\n).
+fn with_header(mut s: Scenario, line: &str) -> Scenario {
+    s.headers.push_str(line);
+    s
+}
+
 fn request_bytes(s: &Scenario, host: &str) -> Vec<u8> {
     let mut r = format!(
         "{} {} HTTP/1.1\r\nHost: {host}\r\n{}",
@@ -122,7 +128,9 @@ struct ClientRun {
     errors: usize,
 }
 
-fn client(addr: String, request: Vec<u8>, until: Instant) -> ClientRun {
+/// One client thread: requests back to back on one keep-alive connection until `until`,
+/// or, with `fresh`, each on a new connection (its connect counted in the latency).
+fn client(addr: String, request: Vec<u8>, until: Instant, fresh: bool) -> ClientRun {
     let mut run = ClientRun {
         latencies: Vec::new(),
         errors: 0,
@@ -139,6 +147,15 @@ fn client(addr: String, request: Vec<u8>, until: Instant) -> ClientRun {
     };
     while Instant::now() < until {
         let start = Instant::now();
+        if fresh && !run.latencies.is_empty() {
+            match connect() {
+                Ok((nw, nr)) => (w, r) = (nw, nr),
+                Err(_) => {
+                    run.errors += 1;
+                    continue;
+                }
+            }
+        }
         let ok = w.write_all(&request).is_ok() && matches!(read_response(&mut r), Ok((200, _)));
         if ok {
             run.latencies.push(start.elapsed());
@@ -164,12 +181,13 @@ struct Measured {
 
 fn load(addr: &str, scenario: &Scenario, concurrency: usize, duration: Duration) -> Measured {
     let request = request_bytes(scenario, addr);
+    let fresh = scenario.headers.contains("Connection: close");
     let until = Instant::now() + duration;
     let start = Instant::now();
     let handles: Vec<_> = (0..concurrency)
         .map(|_| {
             let (addr, request) = (addr.to_string(), request.clone());
-            thread::spawn(move || client(addr, request, until))
+            thread::spawn(move || client(addr, request, until, fresh))
         })
         .collect();
     let mut all = Vec::new();
@@ -443,6 +461,11 @@ fn main() {
             "tools/call",
             read,
         ),
+        // Short connections (health checks, scripts): one request each, then closed.
+        Scenario {
+            name: "tools/list (2026-07-28), Connection: close",
+            ..with_header(modern("", "tools/list", None, ""), "Connection: close\r\n")
+        },
     ];
     let ceiling_scenario = Scenario {
         name: "ceiling: tiny_http fixed body",

@@ -154,6 +154,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
                     e,
                 )
             })?;
+            deepen_backlog(&listener);
             (listener, false)
         }
     };
@@ -410,6 +411,25 @@ fn spawn_dispatcher(
 /// tiny_http never configures. Without it tiny_http's separate head and body writes meet
 /// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB. Public for the
 /// HTTP benchmark's tiny_http ceiling, which needs the same.
+/// Connections the kernel may hold for the accept loop, as the systemd socket unit's
+/// `Backlog=` (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: libc::c_int = 1024;
+
+/// Raises the listen backlog from std's 128. Why: 256 clients connecting at once
+/// overflowed 128, and each dropped SYN costs its client a one-second retransmit (p99.9
+/// of short connections at c=256 was over a second).
+fn deepen_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen() on a socket we own; called again on a listening socket it only
+    // changes the backlog.
+    if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+        log::warn!(
+            "cannot raise the listen backlog: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 pub fn set_nodelay_inherited(listener: &TcpListener) {
     use std::os::fd::AsRawFd;
     let on: libc::c_int = 1;
