@@ -311,14 +311,21 @@ def main():
               f"{med(res['peak']) / 1024:.1f} | {starts[name]:.1f} |")
     ours = next((n for n in names if n.startswith("mcp-server-spec")), None)
     if ours:
-        print("\n| ours ÷ alternative | tools/list req/s | read_file req/s | peak RSS |")
+        # Ratios of each round's own pair (the drift of a shared machine cancels better
+        # than in a ratio of two medians), with their spread.
+        print("\n| ours ÷ alternative, median of the rounds' own ratios (range) "
+              "| tools/list req/s | read_file req/s | peak RSS |")
         print("| --- | --- | --- | --- |")
         for name in names:
             if name == ours or name.startswith("ceiling"):
                 continue
             a, b = results[ours], results[name]
-            ratio = lambda k: med(x["rps"] for x in a[k]) / med(x["rps"] for x in b[k])  # noqa: E731
-            print(f"| {name} | {ratio('tools/list'):.2f}× | {ratio('read_file'):.2f}× | "
+
+            def paired(kind):
+                ratios = [x["rps"] / y["rps"] for x, y in zip(a[kind], b[kind])]
+                return f"{med(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+
+            print(f"| {name} | {paired('tools/list')} | {paired('read_file')} | "
                   f"{med(a['peak']) / med(b['peak']):.2f}× |")
     shutil.rmtree(scratch, ignore_errors=True)
 
