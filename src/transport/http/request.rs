@@ -60,6 +60,12 @@ impl Request {
         self.entry.as_ref()
     }
 
+    /// The front closes the connection after this request (its head asked to, or is
+    /// HTTP/1.0 without keep-alive): the decision the relay acts on, so the answer can say it.
+    pub fn closes_after(&self) -> bool {
+        self.head.as_ref().is_some_and(|head| head.close)
+    }
+
     /// A request header's value (first occurrence; names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         match &self.head {

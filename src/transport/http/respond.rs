@@ -140,7 +140,7 @@ pub fn send(request: Request, reply: Reply) {
         http10: *request.http_version() == HTTPVersion(1, 0),
         head_request: *request.method() == Method::Head,
         keep_alive10: http10_keep_alive(&request),
-        close: asks_to_close(&request),
+        close: request.closes_after(),
     };
     let wire = frame(&reply, how, SystemTime::now());
     let mut out = request.into_writer();
@@ -159,8 +159,8 @@ struct Framing {
     /// keep-alive` would mean "closing" to it (RFC 9112 §9.3), and `ab -k` waited for a
     /// close that never came.
     keep_alive10: bool,
-    /// The request said `Connection: close`: the answer says it too (RFC 9112 §9.6), and
-    /// the front closes the connection after it.
+    /// The front closes the connection after this answer (`Connection: close`, plain
+    /// HTTP/1.0): the answer says so (RFC 9112 §9.6).
     close: bool,
 }
 
@@ -241,14 +241,6 @@ fn http10_keep_alive(request: &Request) -> bool {
     *request.http_version() == HTTPVersion(1, 0)
         && header(request, "Connection")
             .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
-}
-
-/// A request whose `Connection` field has the `close` option.
-fn asks_to_close(request: &Request) -> bool {
-    header(request, "Connection").is_some_and(|v| {
-        v.split(',')
-            .any(|option| option.trim().eq_ignore_ascii_case("close"))
-    })
 }
 
 /// A request header's value (first occurrence; names compare case-insensitively).
