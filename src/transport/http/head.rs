@@ -158,10 +158,10 @@ impl Head {
     /// the request (`Content-Length` of the body the caller appends) and to keep the
     /// connection open (`Connection: keep-alive` for HTTP/1.0), nothing else. A client's
     /// `close` is not passed on: the front closes the client connection itself once its
-    /// answers are out, and the private connection serves the next client (backend.rs). The header fields travel beside it, already
-    /// parsed, in the connection's queue of heads (`ConnEntry::forwarded`): tiny_http reads
-    /// a head a byte at a time, and parsing every field a second time was a fifth of a
-    /// request's instructions. `Upgrade` never reaches it (we never switch protocols,
+    /// answers are out, and the private connection serves the next client (backend.rs).
+    /// The header fields travel beside it, already parsed, in the connection's queue of
+    /// heads (`ConnEntry::forwarded`): tiny_http reads a head a byte at a time, and parsing
+    /// every field a second time was a fifth of a request's instructions. `Upgrade` never reaches it (we never switch protocols,
     /// RFC 9110 §7.8), nor `Expect` and `Transfer-Encoding`, which the front dealt with.
     pub fn forward(&self, body_len: usize) -> Vec<u8> {
         let line = self.method.len() + self.target.len() + self.version.len() + 4;

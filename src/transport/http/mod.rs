@@ -407,10 +407,6 @@ fn spawn_dispatcher(
         .map_err(|e| Error::io("starting the dispatcher", e))
 }
 
-/// Sets TCP_NODELAY on the private listener; Linux copies it to accepted sockets, which
-/// tiny_http never configures. Without it tiny_http's separate head and body writes meet
-/// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB. Public for the
-/// HTTP benchmark's tiny_http ceiling, which needs the same.
 /// Connections the kernel may hold for the accept loop, as the systemd socket unit's
 /// `Backlog=` (the kernel caps it at `net.core.somaxconn`).
 const LISTEN_BACKLOG: libc::c_int = 1024;
@@ -430,6 +426,10 @@ fn deepen_backlog(listener: &TcpListener) {
     }
 }
 
+/// Sets TCP_NODELAY on the private listener; Linux copies it to accepted sockets, which
+/// tiny_http never configures. Without it tiny_http's separate head and body writes meet
+/// Nagle's algorithm and delayed ACKs: ~40 ms per response of a few KiB. Public for the
+/// HTTP benchmark's tiny_http ceiling, which needs the same.
 pub fn set_nodelay_inherited(listener: &TcpListener) {
     use std::os::fd::AsRawFd;
     let on: libc::c_int = 1;

@@ -383,9 +383,9 @@ impl Conn<'_> {
         }
         if let Some(backend) = self.backend.take() {
             let local = backend.local;
-            // A client that left between requests leaves tiny_http waiting for the next
-            // head: that connection can serve the next client (unbound first, so nothing
-            // on it is taken for this one).
+            // A client that left between requests, or whose last request is answered,
+            // leaves tiny_http waiting for the next head: that connection can serve the
+            // next client (unbound first, so nothing on it is taken for this one).
             let clean = match end {
                 End::Quiet => self.entry.settled(),
                 End::AfterLast => self.settle(),
