@@ -181,6 +181,7 @@ struct Measured {
 
 fn load(addr: &str, scenario: &Scenario, concurrency: usize, duration: Duration) -> Measured {
     let request = request_bytes(scenario, addr);
+    // A client that says `Connection: close` must open a new connection per request.
     let fresh = scenario.headers.contains("Connection: close");
     let until = Instant::now() + duration;
     let start = Instant::now();
@@ -462,10 +463,15 @@ fn main() {
             read,
         ),
         // Short connections (health checks, scripts): one request each, then closed.
-        Scenario {
-            name: "tools/list (2026-07-28), Connection: close",
-            ..with_header(modern("", "tools/list", None, ""), "Connection: close\r\n")
-        },
+        with_header(
+            modern(
+                "tools/list (2026-07-28), Connection: close",
+                "tools/list",
+                None,
+                "",
+            ),
+            "Connection: close\r\n",
+        ),
     ];
     let ceiling_scenario = Scenario {
         name: "ceiling: tiny_http fixed body",
