@@ -326,3 +326,31 @@ fn the_grafana_dashboard_charts_real_metrics() {
         "the dashboard charts the families: {charted}"
     );
 }
+
+/// The worker pool starts with one worker per core and grows on demand up to `--workers`
+/// (pool.rs), so a server configured for many workers does not start them all.
+#[test]
+fn the_worker_pool_starts_with_one_worker_per_core() {
+    const MAX: f64 = 64.0;
+    let (_dir, s) = server("ops-met-workers", &["--workers", "64"]);
+    let m = scrape(&s);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    assert_eq!(m.get("mcp_http_workers_max"), MAX);
+    let running = m.get("mcp_http_workers");
+    assert!(
+        (1.0..=cores.min(MAX)).contains(&running),
+        "{running} workers running at start on {cores} cores"
+    );
+    if cores <= 16.0 {
+        assert!(
+            m.get("process_threads") < MAX,
+            "{} threads: every worker was started",
+            m.get("process_threads")
+        );
+    }
+    assert_eq!(
+        m.get("mcp_http_queue_capacity"),
+        MAX * 32.0,
+        "sized by the cap"
+    );
+}

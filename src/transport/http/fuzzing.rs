@@ -270,7 +270,8 @@ fn app(
         auth,
         rest: true,
         transport: "http-stream",
-        workers: 1,
+        workers_started: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
+        workers_max: 1,
         queue_capacity: 1,
     })
 }

@@ -321,7 +321,7 @@ impl Metrics {
     fn render_gauges(&self, out: &mut String, g: &Gauges) {
         let in_flight = self.in_flight.load(Ordering::Relaxed).max(0);
         let queued = self.queued.load(Ordering::Relaxed).max(0);
-        let gauges: [(&str, &str, String); 8] = [
+        let gauges: [(&str, &str, String); 9] = [
             (
                 "mcp_http_requests_in_flight",
                 "Requests a worker is handling now.",
@@ -339,8 +339,13 @@ impl Metrics {
             ),
             (
                 "mcp_http_workers",
-                "Request worker threads.",
+                "Request worker threads running (started on demand).",
                 g.workers.to_string(),
+            ),
+            (
+                "mcp_http_workers_max",
+                "Request worker threads the pool may grow to (--workers).",
+                g.workers_max.to_string(),
             ),
             (
                 "mcp_http_open_connections",
@@ -481,7 +486,8 @@ mod tests {
             connections: 4,
             busy: 0,
             tls: false,
-            workers: 8,
+            workers: 2,
+            workers_max: 8,
             queue_capacity: 256,
             transport: "http-stream",
         }

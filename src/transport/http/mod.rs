@@ -43,7 +43,7 @@ mod ui;
 mod ui_events;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -93,7 +93,10 @@ pub struct App {
     rest: bool,
     /// `--transport` as named: `http-stream` or `sse`.
     transport: &'static str,
-    workers: usize,
+    /// Workers the pool has started so far (it grows on demand, pool.rs).
+    workers_started: Arc<AtomicUsize>,
+    /// `--workers`: what the pool may grow to.
+    workers_max: usize,
     queue_capacity: usize,
 }
 
@@ -109,7 +112,8 @@ impl App {
             connections: self.registry.count(),
             busy: self.registry.busy(),
             tls: self.tls,
-            workers: self.workers,
+            workers: self.workers_started.load(Ordering::Relaxed),
+            workers_max: self.workers_max,
             queue_capacity: self.queue_capacity,
             transport: self.transport,
         }
@@ -209,7 +213,8 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
         } else {
             "http-stream"
         },
-        workers: opts.workers,
+        workers_started: Arc::new(AtomicUsize::new(0)),
+        workers_max: opts.workers,
         queue_capacity: opts.workers * pool::QUEUE_PER_WORKER,
     });
     let mut reaper = Reaper::start(Arc::clone(&app.sessions))
@@ -235,8 +240,9 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let worker_app = Arc::clone(&app);
     let pool = Pool::start(
         "mcp-worker",
-        opts.workers,
+        pool::Size::up_to(opts.workers),
         opts.workers * pool::QUEUE_PER_WORKER,
+        Arc::clone(&app.workers_started),
         move |request| endpoint::handle(&worker_app, request),
     )
     .map_err(|e| Error::io("starting the worker pool", e))?;
@@ -265,7 +271,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     };
     log::log!(
         level,
-        "listening on {scheme}://{bound} (MCP endpoints /mcp and /sse{}{}; {} workers, \
+        "listening on {scheme}://{bound} (MCP endpoints /mcp and /sse{}{}; up to {} workers, \
          {max_connections} connections, {} streams{})",
         if app.rest {
             "; REST API on"

@@ -22,7 +22,10 @@ pub struct Gauges {
     pub connections: usize,
     pub busy: usize,
     pub tls: bool,
+    /// Workers running now (the pool starts with one per core and grows on demand).
     pub workers: usize,
+    /// `--workers`: what the pool may grow to.
+    pub workers_max: usize,
     pub queue_capacity: usize,
     /// `--transport` as given: `http-stream` or `sse`.
     pub transport: &'static str,
@@ -149,7 +152,8 @@ mod tests {
             connections: 2,
             busy: 1,
             tls: false,
-            workers: 4,
+            workers: 2,
+            workers_max: 4,
             queue_capacity: 128,
             transport: "http-stream",
         };
