@@ -191,9 +191,17 @@ impl Backend {
 /// short-lived client connection (`Connection: close`, a health check) costs. A parked
 /// connection is unbound (no relay address maps to it), so nothing it could carry
 /// reaches a worker until a new client connection binds it.
-#[derive(Default)]
 pub struct Parked {
     state: Mutex<ParkedState>,
+    /// Most connections parked at once: [`MAX_PARKED`], or fewer when the file-descriptor
+    /// limit is low (front.rs `FdBudget`).
+    cap: usize,
+}
+
+impl Default for Parked {
+    fn default() -> Parked {
+        Parked::with_cap(MAX_PARKED)
+    }
 }
 
 #[derive(Default)]
@@ -204,6 +212,13 @@ struct ParkedState {
 }
 
 impl Parked {
+    pub fn with_cap(cap: usize) -> Parked {
+        Parked {
+            state: Mutex::default(),
+            cap,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, ParkedState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -226,7 +241,7 @@ impl Parked {
             return Err(backend);
         }
         let mut state = self.lock();
-        if state.closed || state.idle.len() >= MAX_PARKED {
+        if state.closed || state.idle.len() >= self.cap {
             return Err(backend);
         }
         state.idle.push(backend);
@@ -329,9 +344,9 @@ mod tests {
 
     #[test]
     fn parking_stops_at_its_cap() {
-        let parked = Parked::default();
+        let parked = Parked::with_cap(3);
         let mut keep = Vec::new();
-        for _ in 0..MAX_PARKED {
+        for _ in 0..3 {
             let (backend, tiny, client, server) = pair();
             assert!(parked.put(backend).is_ok());
             keep.push((tiny, client, server));

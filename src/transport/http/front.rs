@@ -236,7 +236,6 @@ impl ConnEntry {
 }
 
 /// Every open connection, and the relay-socket -> connection map.
-#[derive(Default)]
 pub struct Registry {
     conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
     emptied: Condvar,
@@ -247,7 +246,25 @@ pub struct Registry {
     next_id: AtomicU64,
 }
 
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::with_parked_cap(MAX_PARKED)
+    }
+}
+
 impl Registry {
+    /// A registry that parks at most `parked` private connections (see [`FdBudget`]).
+    pub fn with_parked_cap(parked: usize) -> Registry {
+        Registry {
+            conns: Mutex::default(),
+            emptied: Condvar::new(),
+            by_relay: Mutex::default(),
+            parked: Parked::with_cap(parked),
+            draining: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnEntry>>> {
         self.conns.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -428,17 +445,48 @@ fn refuse(mut sock: TcpStream, tls: bool) {
     let _ = sock.shutdown(Shutdown::Both);
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many connections the
-/// descriptors left after [`FD_RESERVE`] and the workers' share can carry (at least 1).
-pub fn fd_connection_budget(workers: usize) -> usize {
+/// How the file descriptors left after [`FD_RESERVE`] and the workers' share are spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// Client connections open at once (at least 1).
+    pub connections: usize,
+    /// Private connections kept parked for the next client connections (backend.rs).
+    pub parked: usize,
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and splits what it allows.
+pub fn fd_budget(workers: usize) -> FdBudget {
+    FdBudget::within(raise_nofile(), workers)
+}
+
+impl FdBudget {
+    /// The split for a soft limit of `soft` descriptors. Parking gets at most a quarter of
+    /// what is left (and [`MAX_PARKED`]): it only saves time, so at a low limit the
+    /// descriptors go to connections (with `ulimit -n 64`, 3 connections and 1 parked
+    /// instead of 1 connection and room for 64 parked).
+    pub fn within(soft: u64, workers: usize) -> FdBudget {
+        let workers_share = FDS_PER_WORKER.saturating_mul(workers as u64);
+        let left = soft.saturating_sub(FD_RESERVE + workers_share);
+        let parked = (left / 4 / FDS_PER_PARKED).min(MAX_PARKED as u64);
+        let connections = (left - parked * FDS_PER_PARKED) / FDS_PER_CONNECTION;
+        FdBudget {
+            connections: usize::try_from(connections.max(1)).unwrap_or(usize::MAX),
+            parked: usize::try_from(parked).unwrap_or(MAX_PARKED),
+        }
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (up to [`NOFILE_TARGET`]) and returns
+/// the soft limit in force (`u64::MAX` when it cannot be read).
+fn raise_nofile() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    let soft = unsafe {
+    unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return usize::MAX;
+            return u64::MAX;
         }
         let wanted = limit.rlim_max.min(NOFILE_TARGET as libc::rlim_t);
         if wanted > limit.rlim_cur {
@@ -450,15 +498,10 @@ pub fn fd_connection_budget(workers: usize) -> usize {
                 limit.rlim_cur = wanted;
             }
         }
-        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform
-        let current = limit.rlim_cur as u64;
-        current
-    };
-    let workers_share = FDS_PER_WORKER.saturating_mul(workers as u64);
-    let parked_share = FDS_PER_PARKED * MAX_PARKED as u64;
-    let budget =
-        soft.saturating_sub(FD_RESERVE + workers_share + parked_share) / FDS_PER_CONNECTION;
-    usize::try_from(budget.max(1)).unwrap_or(usize::MAX)
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform
+    let current = limit.rlim_cur as u64;
+    current
 }
 
 #[cfg(test)]
@@ -511,6 +554,45 @@ mod tests {
 
     #[test]
     fn fd_budget_is_positive() {
-        assert!(fd_connection_budget(4) >= 1);
+        assert!(fd_budget(4).connections >= 1);
+    }
+
+    /// Every descriptor is accounted for: live connections, parked ones, the workers'
+    /// files and the reserve never exceed the limit, and parking takes at most a quarter.
+    #[test]
+    fn fd_budget_fits_the_limit_and_parking_yields_to_connections() {
+        for soft in [0, 40, 64, 100, 256, 1024, 4096, 65_536, 1 << 20] {
+            for workers in [1, 8, 64] {
+                let b = FdBudget::within(soft, workers);
+                let left = soft.saturating_sub(FD_RESERVE + FDS_PER_WORKER * workers as u64);
+                let used =
+                    b.connections as u64 * FDS_PER_CONNECTION + b.parked as u64 * FDS_PER_PARKED;
+                assert!(b.connections >= 1);
+                assert!(b.parked <= MAX_PARKED);
+                if left >= FDS_PER_CONNECTION {
+                    assert!(
+                        used <= left,
+                        "{soft} fds, {workers} workers: {b:?} uses {used} of {left}"
+                    );
+                }
+                assert!(b.parked as u64 * FDS_PER_PARKED <= left / 4);
+            }
+        }
+        // ulimit -n 64 with 8 workers: 16 descriptors left.
+        assert_eq!(
+            FdBudget::within(64, 8),
+            FdBudget {
+                connections: 3,
+                parked: 1
+            }
+        );
+        // ulimit -n 1024: all 64 parked fit beside 196 connections.
+        assert_eq!(
+            FdBudget::within(1024, 8),
+            FdBudget {
+                connections: 196,
+                parked: 64
+            }
+        );
     }
 }

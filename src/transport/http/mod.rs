@@ -175,9 +175,8 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
     let backend = tiny_http::Server::from_listener(private, None)
         .map_err(|e| Error::io("starting the request parser", std::io::Error::other(e)))?;
 
-    let max_connections = opts
-        .max_connections
-        .min(front::fd_connection_budget(opts.workers));
+    let fds = front::fd_budget(opts.workers);
+    let max_connections = opts.max_connections.min(fds.connections);
     if max_connections < opts.max_connections {
         log::warn!(
             "--max-connections lowered to {max_connections} by the file-descriptor limit \
@@ -185,7 +184,7 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
             front::FDS_PER_CONNECTION
         );
     }
-    let registry = Arc::new(Registry::default());
+    let registry = Arc::new(Registry::with_parked_cap(fds.parked));
     let allowed_origins = if opts.allowed_origins.is_empty() {
         headers::default_origins(bound.port(), tls.is_some())
     } else {
