@@ -149,6 +149,12 @@ fn sighup_reopens_the_log_file_for_logrotate() {
     // logrotate without copytruncate: rename, then `postrotate kill -HUP`.
     fs::rename(&log, &rotated).expect("rotate");
     s.health(); // still written to the renamed file: the descriptor is the old one
+    // The worker writes the access line after the answer (it records the duration), so
+    // wait for it before the reopen, or it may land in the new file.
+    let access_lines = |text: &str| text.matches("GET /health").count();
+    wait_until("the second access line in the renamed file", || {
+        fs::read_to_string(&rotated).is_ok_and(|t| access_lines(&t) == 2)
+    });
     let pid = libc::pid_t::try_from(s.child.id()).expect("pid");
     // SAFETY: kill(2) on the child this test spawned and still owns.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
