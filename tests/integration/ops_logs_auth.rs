@@ -47,6 +47,9 @@ fn json_log_lines_carry_request_fields() {
     let big = "x".repeat(2048);
     assert_eq!(call(&s, "POST", "/mcp", &JSON_POST, Some(&big)).status, 413);
     s.wait_log("front: request body too large");
+    // Workers log a request after its answer (the line carries the duration).
+    s.wait_log("GET /health - 200");
+    s.wait_log("POST /mcp tools/list 200");
     let lines = json_lines(&s.log_text());
     for line in &lines {
         for key in ["timestamp", "level", "target", "message"] {
@@ -149,8 +152,8 @@ fn sighup_reopens_the_log_file_for_logrotate() {
     // logrotate without copytruncate: rename, then `postrotate kill -HUP`.
     fs::rename(&log, &rotated).expect("rotate");
     s.health(); // still written to the renamed file: the descriptor is the old one
-    // The worker writes the access line after the answer (it records the duration), so
-    // wait for it before the reopen, or it may land in the new file.
+                // The worker writes the access line after the answer (it records the duration), so
+                // wait for it before the reopen, or it may land in the new file.
     let access_lines = |text: &str| text.matches("GET /health").count();
     wait_until("the second access line in the renamed file", || {
         fs::read_to_string(&rotated).is_ok_and(|t| access_lines(&t) == 2)
