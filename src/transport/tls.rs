@@ -272,6 +272,64 @@ impl TlsWriter {
     }
 }
 
+impl TlsWriter {
+    /// Encrypts what rustls takes of `data` and sends what the socket takes now, without
+    /// waiting; how much of `data` was taken. Records left unsent show in [`Self::unsent`].
+    pub fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        let mut conn = self.shared.lock();
+        let taken = conn.writer().write(data)?;
+        while conn.wants_write() {
+            if conn.write_tls(&mut NoWait(&self.shared.sock))? == 0 {
+                break;
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Whether rustls holds records the socket has not taken yet.
+    pub fn unsent(&self) -> bool {
+        self.shared.lock().wants_write()
+    }
+}
+
+/// Sends what the socket takes now (`MSG_DONTWAIT`); 0 when its buffer is full.
+pub fn send_now(sock: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: send(2) reads `data.len()` bytes from a live slice on a socket we hold.
+        let n = unsafe {
+            libc::send(
+                sock.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(0),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The socket as rustls's output, never waiting: a full buffer reads as 0 bytes written.
+struct NoWait<'a>(&'a TcpStream);
+
+impl Write for NoWait<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        send_now(self.0, data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Write for TlsWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut conn = self.shared.lock();

@@ -8,6 +8,7 @@ mod http_client;
 mod http_elicitation;
 mod http_limits;
 mod http_notifications;
+mod http_stall;
 mod https;
 mod ops;
 mod ops_logs_auth;

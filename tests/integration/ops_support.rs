@@ -209,6 +209,11 @@ impl SseClient {
 
 /// A TLS connection to the server (handshake done).
 pub fn tls_connect(port: u16) -> Conn {
+    tls_over(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+}
+
+/// A TLS client session over a socket the test connected itself.
+pub fn tls_over(tcp: TcpStream) -> Conn {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -219,7 +224,6 @@ pub fn tls_connect(port: u16) -> Conn {
         .with_no_client_auth();
     let name = ServerName::try_from("localhost").expect("name");
     let conn = ClientConnection::new(Arc::new(config), name).expect("client");
-    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     tcp.set_read_timeout(Some(DEADLINE)).expect("timeout");
     let mut stream = StreamOwned::new(conn, tcp.try_clone().expect("clone"));
     while stream.conn.is_handshaking() {

@@ -11,12 +11,13 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::front::{ClientWriter, FrontCtx};
+use super::front::{ClientWriter, ConnEntry, FrontCtx};
 use super::head;
 use super::metrics::METRICS;
+use super::outbox;
 
 /// Most private connections kept parked for the next client connections. Why this many:
 /// with 8, short connections at c=256 split into fast ones (a parked connection) and ones
@@ -149,9 +150,10 @@ impl Backend {
         })
     }
 
-    /// Copies one read of tiny_http's own output to the client. `Ok(false)`: tiny_http
-    /// closed the connection (or the client cannot take more), so the relay ends.
-    pub fn copy_once(&self, client: &mut ClientWriter) -> io::Result<bool> {
+    /// Copies one read of tiny_http's own output to the client, behind any answers still
+    /// queued for it (outbox.rs). `Ok(false)`: tiny_http closed the connection (or the
+    /// client cannot take more), so the relay ends.
+    pub fn copy_once(&self, entry: &Arc<ConnEntry>, client: &ClientWriter) -> io::Result<bool> {
         let mut chunk = [0u8; COPY_CHUNK_BYTES];
         let n = match (&self.stream).read(&mut chunk) {
             Ok(0) => return Ok(false),
@@ -159,18 +161,17 @@ impl Backend {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
             Err(e) => return Err(e),
         };
-        client.write_all(&chunk[..n])?;
-        client.flush()?;
+        outbox::send(entry, client, &chunk[..n])?;
         Ok(true)
     }
 
     /// The orderly end: tells tiny_http no more requests come, then copies what it still
     /// writes until it closes, which is after the last answer in flight (a stream, say)
     /// is complete.
-    pub fn drain(self, client: &mut ClientWriter) {
+    pub fn drain(self, entry: &Arc<ConnEntry>, client: &ClientWriter) {
         let _ = self.stream.shutdown(Shutdown::Write);
         loop {
-            match self.copy_once(client) {
+            match self.copy_once(entry, client) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(_) => {
@@ -275,8 +276,8 @@ pub fn answer_warm_up(request: tiny_http::Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::http::front::Registry;
     use std::net::{Ipv4Addr, TcpListener};
-    use std::sync::Arc;
     use std::time::Instant;
 
     /// A backend and a client socket pair on loopback, without tiny_http.
@@ -355,31 +356,42 @@ mod tests {
         assert!(parked.put(extra).is_err(), "full");
     }
 
+    /// A registered connection writing to `server_side`, as the relay has it.
+    fn client_entry(server_side: TcpStream) -> (Arc<ConnEntry>, ClientWriter) {
+        let sock = Arc::new(server_side);
+        let peer = sock.peer_addr().expect("peer");
+        let entry = Registry::default().register(peer, Arc::clone(&sock));
+        (entry, ClientWriter::Plain(sock))
+    }
+
     #[test]
     fn copy_once_forwards_bytes_and_reports_the_close() {
         let (backend, mut tiny, mut client, server_side) = pair();
-        let mut to_client = ClientWriter::Plain(Arc::new(server_side));
+        let (entry, to_client) = client_entry(server_side);
         tiny.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
             .expect("write");
-        assert!(backend.copy_once(&mut to_client).expect("copied"));
+        assert!(backend.copy_once(&entry, &to_client).expect("copied"));
         let mut got = [0u8; 64];
         let n = client.read(&mut got).expect("client reads");
         assert_eq!(&got[..n], b"HTTP/1.1 400 Bad Request\r\n\r\n");
         drop(tiny);
-        assert!(!backend.copy_once(&mut to_client).expect("eof"), "closed");
+        assert!(
+            !backend.copy_once(&entry, &to_client).expect("eof"),
+            "closed"
+        );
     }
 
     #[test]
     fn drain_copies_until_tiny_http_closes() {
         let (backend, mut tiny, mut client, server_side) = pair();
-        let mut to_client = ClientWriter::Plain(Arc::new(server_side));
+        let (entry, to_client) = client_entry(server_side);
         let writer = std::thread::spawn(move || {
             // tiny_http sees our write side close, writes its last bytes, then closes.
             let mut rest = Vec::new();
             let _ = tiny.read_to_end(&mut rest);
             tiny.write_all(b"last").expect("write");
         });
-        backend.drain(&mut to_client);
+        backend.drain(&entry, &to_client);
         writer.join().expect("writer");
         let mut got = [0u8; 16];
         let n = client.read(&mut got).expect("read");

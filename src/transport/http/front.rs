@@ -28,6 +28,7 @@ use crossbeam_channel::Receiver;
 
 use super::backend::{Parked, MAX_PARKED};
 use super::head::Head;
+use super::outbox::Outbox;
 use super::relay;
 use crate::transport::tls::{self, TlsWriter};
 
@@ -86,6 +87,24 @@ impl ClientWriter {
     }
 }
 
+impl ClientWriter {
+    /// Writes what the socket takes now, without waiting; how much of `data` was taken.
+    pub fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientWriter::Plain(s) => tls::send_now(s, data),
+            ClientWriter::Tls(t) => t.try_write(data),
+        }
+    }
+
+    /// Bytes taken by [`ClientWriter::try_write`] but not yet on the socket (TLS records).
+    pub fn unsent(&self) -> bool {
+        match self {
+            ClientWriter::Plain(_) => false,
+            ClientWriter::Tls(t) => t.unsent(),
+        }
+    }
+}
+
 impl Write for ClientWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
@@ -115,6 +134,8 @@ pub struct ConnEntry {
     state: Mutex<ConnState>,
     /// Signalled when an answer completes while the relay waits for room in the pipeline.
     answered: Condvar,
+    /// Answers the client has not read yet, sent by a thread of their own (outbox.rs).
+    pub outbox: Outbox,
     /// The client left (EOF, reset, a broken request): long-lived streams on this
     /// connection end now instead of at their next failed write. Not set when the client
     /// only asked to close after its last request (`Connection: close` on a stream).
@@ -188,6 +209,12 @@ impl ConnEntry {
 
     pub fn abandon_reading(&self) {
         self.lock().reading = false;
+    }
+
+    /// Answers were queued for a flusher thread: one more thing in flight until it is done
+    /// (it then calls [`ConnEntry::finish_request`]).
+    pub fn begin_flush(&self) {
+        self.lock().in_flight += 1;
     }
 
     /// Called by a worker or stream once its response is fully written. While draining,
@@ -290,6 +317,7 @@ impl Registry {
             writer: OnceLock::new(),
             state: Mutex::default(),
             answered: Condvar::new(),
+            outbox: Outbox::default(),
             client_gone: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

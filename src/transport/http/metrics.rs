@@ -143,6 +143,8 @@ pub struct Metrics {
     sse_messages: AtomicU64,
     backends_opened: AtomicU64,
     backends_reused: AtomicU64,
+    answers_queued: AtomicU64,
+    answers_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -159,6 +161,8 @@ impl Metrics {
             sse_messages: AtomicU64::new(0),
             backends_opened: AtomicU64::new(0),
             backends_reused: AtomicU64::new(0),
+            answers_queued: AtomicU64::new(0),
+            answers_dropped: AtomicU64::new(0),
         }
     }
 
@@ -227,6 +231,16 @@ impl Metrics {
     /// A new client connection took a parked private connection instead of opening one.
     pub fn backend_reused(&self) {
         self.backends_reused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client did not take an answer at once: it went to a flusher thread (outbox.rs).
+    pub fn answer_queued(&self) {
+        self.answers_queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queued answers were given up (the client timed out, reset, or passed a cap).
+    pub fn answer_dropped(&self) {
+        self.answers_dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A message was queued for a legacy HTTP+SSE stream.
@@ -454,6 +468,34 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        family(
+            out,
+            "mcp_http_stalled_answers_total",
+            "counter",
+            "Answers a client did not read at once, by what became of them: queued for a \
+             flusher thread (the worker went on), or dropped with the connection.",
+        );
+        for (outcome, n) in [
+            ("queued", &self.answers_queued),
+            ("dropped", &self.answers_dropped),
+        ] {
+            let _ = writeln!(
+                out,
+                "mcp_http_stalled_answers_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        family(
+            out,
+            "mcp_http_unsent_bytes",
+            "gauge",
+            "Answer bytes queued for clients that are not reading.",
+        );
+        let _ = writeln!(
+            out,
+            "mcp_http_unsent_bytes {}",
+            super::outbox::queued_total()
+        );
     }
 }
 

@@ -30,6 +30,7 @@ mod heap;
 mod legacy_sse;
 pub mod metrics;
 mod ops;
+mod outbox;
 mod pool;
 mod post;
 mod process;

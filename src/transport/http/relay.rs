@@ -223,7 +223,7 @@ impl Conn<'_> {
                 match backend.wait(&self.control, timeout)? {
                     Ready::Client => {}
                     Ready::Timeout => return Err(io::ErrorKind::TimedOut.into()),
-                    Ready::Backend if backend.copy_once(&mut self.writer)? => {
+                    Ready::Backend if backend.copy_once(self.entry, &self.writer)? => {
                         return Err(io::ErrorKind::TimedOut.into());
                     }
                     Ready::Backend => {
@@ -334,7 +334,7 @@ impl Conn<'_> {
             if let Some(backend) = &self.backend {
                 let ready = backend.wait(&self.control, Duration::ZERO);
                 if let Ok(Ready::Backend) = ready {
-                    if !backend.copy_once(&mut self.writer).unwrap_or(false) {
+                    if !backend.copy_once(self.entry, &self.writer).unwrap_or(false) {
                         return Err(End::Quiet);
                     }
                 }
@@ -356,7 +356,7 @@ impl Conn<'_> {
             };
             match backend.wait(&self.control, Duration::ZERO) {
                 Ok(Ready::Backend) => {
-                    if !backend.copy_once(&mut self.writer).unwrap_or(false) {
+                    if !backend.copy_once(self.entry, &self.writer).unwrap_or(false) {
                         return false;
                     }
                 }
@@ -398,7 +398,7 @@ impl Conn<'_> {
                 Some(backend)
             };
             if let Some(backend) = left {
-                backend.drain(&mut self.writer);
+                backend.drain(self.entry, &self.writer);
                 self.ctx.registry.unbind_relay(local);
             }
         }

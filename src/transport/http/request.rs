@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::front::{ClientWriter, ConnEntry};
 use super::head::Head;
+use super::outbox;
 
 /// A tiny_http request and the connection it came from (`None`: not through the front).
 pub struct Request {
@@ -83,17 +84,18 @@ impl Request {
     /// fuzz harness reads answers back from the loopback socket).
     pub fn into_writer(mut self) -> Box<dyn Write + Send> {
         let inner = self.inner.take().expect("a request is answered once");
-        writer_for(inner, self.entry.as_deref())
+        writer_for(inner, self.entry.as_ref())
     }
 }
 
-fn writer_for(inner: tiny_http::Request, entry: Option<&ConnEntry>) -> Box<dyn Write + Send> {
+fn writer_for(inner: tiny_http::Request, entry: Option<&Arc<ConnEntry>>) -> Box<dyn Write + Send> {
     let turn = inner.into_writer();
-    match entry.and_then(ConnEntry::client_writer) {
-        Some(client) => Box::new(Direct {
+    match entry.and_then(|e| Some((e, e.client_writer()?))) {
+        Some((entry, client)) => Box::new(Direct {
             turn,
             waited: false,
             client: client.clone(),
+            entry: Arc::clone(entry),
         }),
         None => turn,
     }
@@ -122,7 +124,7 @@ impl DerefMut for Request {
 impl Drop for Request {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            let mut out = writer_for(inner, self.entry.as_deref());
+            let mut out = writer_for(inner, self.entry.as_ref());
             let _ = out.write_all(UNANSWERED);
             let _ = out.flush();
         }
@@ -133,11 +135,13 @@ impl Drop for Request {
 const UNANSWERED: &[u8] = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
 
 /// Writes to the client once tiny_http says it is this answer's turn; holds the turn
-/// until dropped.
+/// until dropped. Never waits for the client: what it does not take at once is queued
+/// (outbox.rs).
 struct Direct {
     turn: Box<dyn Write + Send>,
     waited: bool,
     client: ClientWriter,
+    entry: Arc<ConnEntry>,
 }
 
 impl Direct {
@@ -155,11 +159,12 @@ impl Direct {
 impl Write for Direct {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.wait_turn()?;
-        self.client.write(data)
+        outbox::send(&self.entry, &self.client, data)?;
+        Ok(data.len())
     }
 
+    /// Everything written is on the socket or queued behind the answers before it.
     fn flush(&mut self) -> io::Result<()> {
-        self.wait_turn()?;
-        self.client.flush()
+        self.wait_turn()
     }
 }

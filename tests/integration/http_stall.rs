@@ -1,0 +1,203 @@
+//! Clients that stop reading their answers (outbox.rs), plain and TLS: they hold no worker,
+//! get every answer in order once they read, and are cut off at the queue cap. Raw HTTP/1.1
+//! to 127.0.0.1 over sockets with a small receive window, so the answers cannot all sit in
+//! the kernel's buffers.
+
+use std::fs;
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::http_client::{modern, raw_mcp, raw_request, Conn, HttpServer};
+use crate::ops_support::{tls_connect, tls_over, wait_until, Scrape};
+use crate::support::TempDir;
+
+/// Bytes of the file each stalled answer carries: several answers are far more than a
+/// loopback socket buffers (about 4 MiB sent plus the small window).
+const FILE_BYTES: usize = 3 * 1024 * 1024;
+const QUEUED: &str = "mcp_http_stalled_answers_total{outcome=\"queued\"}";
+const DROPPED: &str = "mcp_http_stalled_answers_total{outcome=\"dropped\"}";
+
+/// A server with two workers (a stalled client used to hold both) and the large file.
+fn server(tag: &str, tls: bool) -> (TempDir, HttpServer) {
+    let dir = TempDir::new(tag);
+    let line = "lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
+    let text = line.repeat(FILE_BYTES / line.len());
+    fs::write(dir.path().join("big.md"), &text).expect("big file");
+    let (cert, key) = (fixture("a.crt"), fixture("a.key"));
+    let mut args = vec!["--workers", "2"];
+    if tls {
+        args.extend(["--ssl-certfile", &cert, "--ssl-keyfile", &key]);
+    }
+    let s = HttpServer::start(dir.path(), &args);
+    (dir, s)
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+        .to_str()
+        .expect("utf-8")
+        .to_owned()
+}
+
+/// A socket to the server whose receive buffer is as small as the kernel allows.
+fn small_window(port: u16) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function creates and then hands to
+    // TcpStream, which owns and closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket");
+        let size: libc::c_int = 4096;
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "SO_RCVBUF");
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect");
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+fn stalled_conn(s: &HttpServer, tls: bool) -> Conn {
+    let tcp = small_window(s.port);
+    if tls {
+        tls_over(tcp)
+    } else {
+        Conn::over(Box::new(tcp.try_clone().expect("clone")), tcp)
+    }
+}
+
+fn read_big(port: u16, id: i64) -> String {
+    let (body, headers) = modern(
+        id,
+        "tools/call",
+        json!({"name": "read_file", "arguments": {"path": "big.md"}}),
+    );
+    raw_mcp(port, &body, &headers)
+}
+
+/// A fresh connection (plain or TLS) for one request.
+fn fresh(s: &HttpServer, tls: bool) -> Conn {
+    if tls {
+        tls_connect(s.port)
+    } else {
+        s.connect()
+    }
+}
+
+fn metrics(s: &HttpServer, tls: bool) -> Scrape {
+    let mut conn = fresh(s, tls);
+    conn.send(&raw_request("GET", "/metrics", s.port, &[], None));
+    let r = conn.response();
+    assert_eq!(r.status, 200, "/metrics");
+    Scrape::parse(&r.text())
+}
+
+fn health(s: &HttpServer, tls: bool) {
+    let mut conn = fresh(s, tls);
+    conn.send(&raw_request("GET", "/health", s.port, &[], None));
+    assert_eq!(conn.response().status, 200, "/health");
+}
+
+/// The text a read_file answer carries.
+fn file_text(answer: &Value) -> usize {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .map_or(0, str::len)
+}
+
+/// Regression: one connection that pipelined read_file calls and read nothing held every
+/// worker (the first blocked writing, the others waiting for their turn behind it), so
+/// the server answered nothing, not even /health, until the send timeout (30 s).
+fn stalled_client_holds_no_worker(tls: bool) {
+    const ANSWERS: i64 = 4; // 12 MiB: past the socket buffers, under the 16 MiB cap
+    let (_dir, s) = server(if tls { "stall-tls" } else { "stall" }, tls);
+    let mut stalled = stalled_conn(&s, tls);
+    for id in 1..=ANSWERS {
+        stalled.send(&read_big(s.port, id));
+    }
+    // Each check needs a free worker within the client's 20 s read timeout.
+    wait_until("an answer queued for the stalled client", || {
+        metrics(&s, tls).get(QUEUED) >= 1.0
+    });
+    for _ in 0..5 {
+        health(&s, tls);
+    }
+    // Nothing lost: every answer, complete and in order, once the client reads.
+    for id in 1..=ANSWERS {
+        let r = stalled.response();
+        assert_eq!(r.status, 200);
+        let answer = r.json();
+        assert_eq!(answer["id"], id, "answers in request order");
+        assert!(
+            file_text(&answer) >= FILE_BYTES - 64,
+            "answer {id} carries the whole file ({} bytes)",
+            file_text(&answer)
+        );
+    }
+    wait_until("the queue to empty", || {
+        metrics(&s, tls).get("mcp_http_unsent_bytes") == 0.0
+    });
+    assert_eq!(metrics(&s, tls).get(DROPPED), 0.0);
+    // The connection is still usable.
+    stalled.send(&raw_request("GET", "/health", s.port, &[], None));
+    assert_eq!(stalled.response().status, 200);
+}
+
+#[test]
+fn a_client_that_stops_reading_holds_no_worker() {
+    stalled_client_holds_no_worker(false);
+}
+
+#[test]
+fn a_tls_client_that_stops_reading_holds_no_worker() {
+    stalled_client_holds_no_worker(true);
+}
+
+/// Memory stays bounded: a client that asks for far more than it reads is closed at the
+/// per-connection cap (16 MiB unsent), and the server goes on serving others.
+#[test]
+fn a_client_that_never_reads_is_cut_off_at_the_queue_cap() {
+    const ANSWERS: i64 = 10; // 30 MiB asked for
+    let (_dir, s) = server("stall-cap", false);
+    let mut stalled = stalled_conn(&s, false);
+    for id in 1..=ANSWERS {
+        stalled.send(&read_big(s.port, id));
+    }
+    wait_until("the stalled connection to be dropped", || {
+        metrics(&s, false).get(DROPPED) >= 1.0
+    });
+    assert!(stalled.closed(), "the server closed the connection");
+    assert!(s
+        .log_text()
+        .contains("its client is not reading its answers"));
+    wait_until("the queue to empty", || {
+        metrics(&s, false).get("mcp_http_unsent_bytes") == 0.0
+    });
+    // Others are served, large answers included.
+    let mut other = s.connect();
+    other.send(&read_big(s.port, 99));
+    let answer = other.response().json();
+    assert_eq!(answer["id"], 99);
+    assert!(file_text(&answer) >= FILE_BYTES - 64);
+}
