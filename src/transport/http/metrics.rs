@@ -451,40 +451,28 @@ impl Metrics {
             "mcp_sse_messages_total {}",
             self.sse_messages.load(Ordering::Relaxed)
         );
-        family(
+        counters(
             out,
             "mcp_front_backend_connections_total",
-            "counter",
             "Client connections by how the front got their private connection to the request \
              queue: opened new, or reused one a closed client connection left clean.",
+            "how",
+            [
+                ("opened", &self.backends_opened),
+                ("reused", &self.backends_reused),
+            ],
         );
-        for (how, n) in [
-            ("opened", &self.backends_opened),
-            ("reused", &self.backends_reused),
-        ] {
-            let _ = writeln!(
-                out,
-                "mcp_front_backend_connections_total{{how=\"{how}\"}} {}",
-                n.load(Ordering::Relaxed)
-            );
-        }
-        family(
+        counters(
             out,
             "mcp_http_stalled_answers_total",
-            "counter",
             "Answers a client did not read at once, by what became of them: queued for a \
              flusher thread (the worker went on), or dropped with the connection.",
+            "outcome",
+            [
+                ("queued", &self.answers_queued),
+                ("dropped", &self.answers_dropped),
+            ],
         );
-        for (outcome, n) in [
-            ("queued", &self.answers_queued),
-            ("dropped", &self.answers_dropped),
-        ] {
-            let _ = writeln!(
-                out,
-                "mcp_http_stalled_answers_total{{outcome=\"{outcome}\"}} {}",
-                n.load(Ordering::Relaxed)
-            );
-        }
         family(
             out,
             "mcp_http_unsent_bytes",
@@ -495,6 +483,24 @@ impl Metrics {
             out,
             "mcp_http_unsent_bytes {}",
             super::outbox::queued_total()
+        );
+    }
+}
+
+/// A counter family with one label, one series per value.
+fn counters<const N: usize>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    series: [(&str, &AtomicU64); N],
+) {
+    family(out, name, "counter", help);
+    for (value, n) in series {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{value}\"}} {}",
+            n.load(Ordering::Relaxed)
         );
     }
 }
