@@ -201,3 +201,34 @@ fn a_client_that_never_reads_is_cut_off_at_the_queue_cap() {
     assert_eq!(answer["id"], 99);
     assert!(file_text(&answer) >= FILE_BYTES - 64);
 }
+
+/// `Connection: close` after answers the client has not read yet: the front closes only
+/// once the queue is out (the queue counts as in flight), so the last answer is whole.
+#[test]
+fn connection_close_waits_for_the_queued_answers() {
+    const ANSWERS: i64 = 3;
+    let (_dir, s) = server("stall-close", false);
+    let mut stalled = stalled_conn(&s, false);
+    for id in 1..=ANSWERS {
+        let (body, mut headers) = modern(
+            id,
+            "tools/call",
+            json!({"name": "read_file", "arguments": {"path": "big.md"}}),
+        );
+        if id == ANSWERS {
+            headers.push(("Connection".into(), "close".into()));
+        }
+        stalled.send(&raw_mcp(s.port, &body, &headers));
+    }
+    wait_until("an answer queued for the stalled client", || {
+        metrics(&s, false).get(QUEUED) >= 1.0
+    });
+    for id in 1..=ANSWERS {
+        let r = stalled.response();
+        assert_eq!(r.status, 200);
+        let answer = r.json();
+        assert_eq!(answer["id"], id);
+        assert!(file_text(&answer) >= FILE_BYTES - 64, "answer {id} whole");
+    }
+    assert!(stalled.closed(), "closed after the last answer");
+}

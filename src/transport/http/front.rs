@@ -207,6 +207,20 @@ impl ConnEntry {
         s.in_flight < max
     }
 
+    /// Waits until no answers are queued for the client (outbox.rs), looking again every
+    /// `poll` (the flusher's end also signals). Bounded by the flusher's send timeout.
+    pub fn wait_flushed(&self, poll: Duration) {
+        while self.outbox.flushing() {
+            let mut s = self.lock();
+            s.relay_waiting = true;
+            let (mut s, _) = self
+                .answered
+                .wait_timeout(s, poll)
+                .unwrap_or_else(PoisonError::into_inner);
+            s.relay_waiting = false;
+        }
+    }
+
     pub fn abandon_reading(&self) {
         self.lock().reading = false;
     }

@@ -66,6 +66,11 @@ impl Outbox {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// A flusher thread is sending queued answers.
+    pub fn flushing(&self) -> bool {
+        self.lock().flushing
+    }
 }
 
 /// Writes all of `data` to the connection's client without waiting for it: what the socket

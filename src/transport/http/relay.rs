@@ -346,14 +346,11 @@ impl Conn<'_> {
     /// After the client's last request (`Connection: close`, HTTP/1.0): waits until every
     /// answer on the connection is out (a stream may take long), copying what tiny_http
     /// writes itself. True when all were answered and tiny_http's side is still open.
-    fn settle(&mut self) -> bool {
+    fn settle(&self, backend: &Backend) -> bool {
         loop {
             if self.entry.wait_for_room(1, PIPELINE_WAIT) {
                 return self.entry.settled();
             }
-            let Some(backend) = &self.backend else {
-                return false;
-            };
             match backend.wait(&self.control, Duration::ZERO) {
                 Ok(Ready::Backend) => {
                     if !backend.copy_once(self.entry, &self.writer).unwrap_or(false) {
@@ -388,7 +385,7 @@ impl Conn<'_> {
             // next client (unbound first, so nothing on it is taken for this one).
             let clean = match end {
                 End::Quiet => self.entry.settled(),
-                End::AfterLast => self.settle(),
+                End::AfterLast => self.settle(&backend),
                 End::Answer(..) => false,
             };
             let left = if clean {
@@ -402,6 +399,10 @@ impl Conn<'_> {
                 self.ctx.registry.unbind_relay(local);
             }
         }
+        // Answers still queued for the client (outbox.rs) go out before anything the front
+        // writes itself, and before the close: tiny_http closed once every worker had
+        // handed its answer over, not once the client had it.
+        self.entry.wait_flushed(PIPELINE_WAIT);
         if let End::Answer(status, why) = end {
             METRICS.rejected(status);
             log::info!(
