@@ -119,6 +119,15 @@ fn health(s: &HttpServer, tls: bool) {
     assert_eq!(conn.response().status, 200, "/health");
 }
 
+/// Regression: a flusher that failed left its outbox marked flushing, so the relay thread
+/// waited for it forever and the connection (thread, descriptor, kernel buffer) was never
+/// released. Only the scrape's own connection may be left.
+fn released(s: &HttpServer) {
+    wait_until("the cut-off connection to be closed", || {
+        metrics(s, false).get("mcp_http_open_connections") <= 1.0
+    });
+}
+
 /// The text a read_file answer carries.
 fn file_text(answer: &Value) -> usize {
     answer["result"]["content"][0]["text"]
@@ -194,6 +203,7 @@ fn a_client_that_never_reads_is_cut_off_at_the_queue_cap() {
     wait_until("the queue to empty", || {
         metrics(&s, false).get("mcp_http_unsent_bytes") == 0.0
     });
+    released(&s);
     // Others are served, large answers included.
     let mut other = s.connect();
     other.send(&read_big(s.port, 99));

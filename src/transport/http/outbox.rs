@@ -143,6 +143,8 @@ fn flush(entry: &ConnEntry, mut client: ClientWriter) {
         let mut state = entry.outbox.lock();
         if let Err(e) = result {
             fail(&mut state);
+            // Done here: the relay waits for this before it closes (`wait_flushed`).
+            state.flushing = false;
             drop(state);
             METRICS.answer_dropped();
             log::info!("{}: queued answers not delivered: {e}", entry.peer);
