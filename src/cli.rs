@@ -224,6 +224,13 @@ pub const OPTIONS: &[OptSpec] = &[
         "time a client has to send a request head",
     ),
     opt(
+        "send-timeout",
+        "MCP_SEND_TIMEOUT",
+        "DURATION",
+        "30s",
+        "time a client may take no answer bytes (then it must read 32 KiB/s)",
+    ),
+    opt(
         "log-format",
         "MCP_LOG_FORMAT",
         "text|json",

@@ -305,6 +305,8 @@ pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a client has to send a complete request head (slowloris guard).
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client may take no answer bytes, and the grace before its pace counts.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Request workers per core when `--workers` is not given.
 pub const WORKERS_PER_CORE: usize = 4;
 
@@ -318,6 +320,9 @@ pub struct HttpOptions {
     pub session_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub header_timeout: Duration,
+    /// `--send-timeout`: a client that takes no answer bytes this long is disconnected, and
+    /// after this long a stalled client must keep up the minimum pace (outbox.rs).
+    pub send_timeout: Duration,
     /// `--allowed-origin` values; empty means the localhost origins of the bound port.
     pub allowed_origins: Vec<String>,
     /// `--auth-token-file`: bearer tokens every endpoint but `/health` requires.
@@ -355,6 +360,7 @@ impl HttpOptions {
             session_timeout: duration(src, "session-timeout", DEFAULT_SESSION_TIMEOUT)?,
             shutdown_timeout: duration(src, "shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT)?,
             header_timeout: duration(src, "header-timeout", DEFAULT_HEADER_TIMEOUT)?,
+            send_timeout: duration(src, "send-timeout", DEFAULT_SEND_TIMEOUT)?,
             allowed_origins,
             instance_id: instance_id(src)?,
             auth_token_file: src.get("auth-token-file").map(PathBuf::from),
@@ -604,6 +610,7 @@ mod tests {
         assert_eq!(c.http.max_streams, 256);
         assert_eq!(c.http.session_timeout, Duration::from_secs(1800));
         assert_eq!(c.http.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.send_timeout, Duration::from_secs(30));
         assert!(c.http.workers >= WORKERS_PER_CORE);
         assert!(c.http.allowed_origins.is_empty());
         let c = resolve(
@@ -621,6 +628,7 @@ mod tests {
             ],
             &[
                 ("MCP_WORKERS", "9"),
+                ("MCP_SEND_TIMEOUT", "2s"),
                 ("MCP_ALLOWED_ORIGINS", "http://env.example"),
             ],
         )
@@ -631,6 +639,7 @@ mod tests {
             ["https://a.example", "http://b.example:8080"]
         );
         assert_eq!(c.http.session_timeout, Duration::from_secs(90));
+        assert_eq!(c.http.send_timeout, Duration::from_secs(2));
         let c = resolve(
             &["--workspace", "."],
             &[("MCP_ALLOWED_ORIGINS", "http://x, *")],

@@ -17,6 +17,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -290,6 +291,35 @@ impl TlsWriter {
     pub fn unsent(&self) -> bool {
         self.shared.lock().wants_write()
     }
+
+    /// See [`wait_writable`].
+    pub fn wait_writable(&self, timeout: Duration) -> io::Result<bool> {
+        wait_writable(&self.shared.sock, timeout)
+    }
+}
+
+/// Waits at most `timeout` (rounded up to a millisecond) until the socket takes more bytes;
+/// whether it does (an error state counts: the next write reports it). A signal ends the
+/// wait early with `false`.
+pub fn wait_writable(sock: &TcpStream, timeout: Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: poll(2) on one pollfd that lives through the call, for a socket we hold.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(n > 0)
 }
 
 /// Sends what the socket takes now (`MSG_DONTWAIT`); 0 when its buffer is full.

@@ -4,8 +4,11 @@
 //! the kernel's buffers.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -21,12 +24,17 @@ const DROPPED: &str = "mcp_http_stalled_answers_total{outcome=\"dropped\"}";
 
 /// A server with two workers (a stalled client used to hold both) and the large file.
 fn server(tag: &str, tls: bool) -> (TempDir, HttpServer) {
+    server_with(tag, tls, &[])
+}
+
+fn server_with(tag: &str, tls: bool, extra: &[&str]) -> (TempDir, HttpServer) {
     let dir = TempDir::new(tag);
     let line = "lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
     let text = line.repeat(FILE_BYTES / line.len());
     fs::write(dir.path().join("big.md"), &text).expect("big file");
     let (cert, key) = (fixture("a.crt"), fixture("a.key"));
     let mut args = vec!["--workers", "2"];
+    args.extend(extra);
     if tls {
         args.extend(["--ssl-certfile", &cert, "--ssl-keyfile", &key]);
     }
@@ -241,4 +249,67 @@ fn connection_close_waits_for_the_queued_answers() {
         assert!(file_text(&answer) >= FILE_BYTES - 64, "answer {id} whole");
     }
     assert!(stalled.closed(), "closed after the last answer");
+}
+
+/// Regression: the send timeout bounded one write without progress, not the whole queue,
+/// so a client reading a little now and then kept its queued answers (up to 16 MiB of the
+/// shared 128 MiB), its flusher and its relay thread as long as it liked: 12 MiB at the
+/// 10 KiB/s this client reads would have taken 20 minutes. Now it is cut off once it falls
+/// behind 32 KiB/s after `--send-timeout`, and the server goes on serving.
+#[test]
+fn a_client_that_trickles_is_cut_off_once_it_falls_behind_the_minimum_rate() {
+    const ANSWERS: i64 = 4; // 12 MiB, under the per-connection cap
+    let (_dir, s) = server_with("stall-trickle", false, &["--send-timeout", "1s"]);
+    let mut trickle = small_window(s.port);
+    for id in 1..=ANSWERS {
+        trickle
+            .write_all(read_big(s.port, id).as_bytes())
+            .expect("send");
+    }
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let start = Instant::now();
+    let (mut received, mut cut_off) = (0usize, false);
+    // 1 KiB every 100 ms, for at most 30 s.
+    for _ in 0..300 {
+        let mut chunk = [0u8; 1024];
+        match trickle.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                cut_off = true;
+                break;
+            }
+            Ok(n) => received += n,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let took = start.elapsed();
+    assert!(
+        cut_off,
+        "still connected after {took:?} ({received} bytes read)"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "cut off only after {took:?}"
+    );
+    assert!(
+        received < FILE_BYTES,
+        "{received} bytes read: the answers were not all sent"
+    );
+    assert!(metrics(&s, false).get(DROPPED) >= 1.0);
+    let log = s.log_text();
+    assert!(
+        log.contains("queued answers not delivered: the client took"),
+        "the log says why: {log}"
+    );
+    wait_until("the queue to empty", || {
+        metrics(&s, false).get("mcp_http_unsent_bytes") == 0.0
+    });
+    released(&s);
+    health(&s, false);
+    let mut other = s.connect();
+    other.send(&read_big(s.port, 99));
+    let answer = other.response().json();
+    assert_eq!(answer["id"], 99);
+    assert!(file_text(&answer) >= FILE_BYTES - 64);
 }

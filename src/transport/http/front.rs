@@ -30,6 +30,7 @@ use super::backend::{Parked, MAX_PARKED};
 use super::head::Head;
 use super::outbox::Outbox;
 use super::relay;
+use crate::config::DEFAULT_SEND_TIMEOUT;
 use crate::transport::tls::{self, TlsWriter};
 
 /// Wait after an accept error before retrying (EMFILE and friends clear when
@@ -101,6 +102,14 @@ impl ClientWriter {
         match self {
             ClientWriter::Plain(_) => false,
             ClientWriter::Tls(t) => t.unsent(),
+        }
+    }
+
+    /// Waits at most `timeout` until the client's socket takes more bytes; whether it does.
+    pub fn wait_writable(&self, timeout: Duration) -> io::Result<bool> {
+        match self {
+            ClientWriter::Plain(s) => tls::wait_writable(s, timeout),
+            ClientWriter::Tls(t) => t.wait_writable(timeout),
         }
     }
 }
@@ -274,6 +283,30 @@ impl ConnEntry {
     pub fn force_close(&self) {
         let _ = self.sock.shutdown(Shutdown::Both);
     }
+
+    /// Closes like [`ConnEntry::force_close`], and the socket's last close then resets the
+    /// connection instead of sending what the kernel still buffers for it. For a client
+    /// cut off for not reading its answers, that buffer (megabytes on loopback) would
+    /// otherwise go on feeding it at its own pace long after the cut.
+    pub fn abort(&self) {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt(2) reads one `linger` that lives through the call, on a
+        // socket this entry holds open.
+        unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        self.force_close();
+    }
 }
 
 /// Every open connection, and the relay-socket -> connection map.
@@ -285,6 +318,8 @@ pub struct Registry {
     pub parked: Parked,
     draining: AtomicBool,
     next_id: AtomicU64,
+    /// `--send-timeout`: the client sockets' write timeout and the outboxes' pace.
+    send_timeout: Duration,
 }
 
 impl Default for Registry {
@@ -303,7 +338,21 @@ impl Registry {
             parked: Parked::with_cap(parked),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(0),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
         }
+    }
+
+    /// The same registry with `--send-timeout` for its connections.
+    pub fn with_send_timeout(self, send_timeout: Duration) -> Registry {
+        Registry {
+            send_timeout,
+            ..self
+        }
+    }
+
+    /// How long a write to a client may make no progress (`--send-timeout`).
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
     }
 
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnEntry>>> {
@@ -331,7 +380,7 @@ impl Registry {
             writer: OnceLock::new(),
             state: Mutex::default(),
             answered: Condvar::new(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(self.send_timeout),
             client_gone: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

@@ -185,7 +185,8 @@ pub fn serve(server: Server, config: &Config) -> Result<(), Error> {
             front::FDS_PER_CONNECTION
         );
     }
-    let registry = Arc::new(Registry::with_parked_cap(fds.parked));
+    let registry =
+        Arc::new(Registry::with_parked_cap(fds.parked).with_send_timeout(opts.send_timeout));
     let allowed_origins = if opts.allowed_origins.is_empty() {
         headers::default_origins(bound.port(), tls.is_some())
     } else {

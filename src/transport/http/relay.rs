@@ -9,7 +9,9 @@
 //!   handshake included), and every later head within the same time of its first byte;
 //! - a body must arrive within [`BODY_TIMEOUT`];
 //! - a keep-alive connection with nothing in flight closes after [`IDLE_TIMEOUT`];
-//! - writes to the client fail after [`SEND_TIMEOUT`] (a client that stops reading).
+//! - writes to the client fail after `--send-timeout` without progress (a client that
+//!   stops reading; answers a stalled client has not taken must also keep a minimum pace,
+//!   outbox.rs).
 //!
 //! Errors the front answers itself (400, 408, 413, 431, 501, 503) always close the
 //! connection, after any responses already in flight have been relayed.
@@ -30,8 +32,6 @@ use crate::transport::tls::TlsReader;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time a request body has to arrive in full once its head is in.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// A write to the client that makes no progress for this long fails.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read from the client per call: requests are mostly well under 1 KiB, and this
 /// buffer is on every relay thread's stack (memory per connection).
 const READ_CHUNK_BYTES: usize = 4 * 1024;
@@ -83,7 +83,7 @@ pub fn run(ctx: &Arc<FrontCtx>, entry: &Arc<ConnEntry>) {
     let accepted = Instant::now();
     let sock = Arc::clone(&entry.sock);
     let _ = sock.set_nodelay(true);
-    let _ = sock.set_write_timeout(Some(SEND_TIMEOUT));
+    let _ = sock.set_write_timeout(Some(ctx.registry.send_timeout()));
     let (reader, writer) = match &ctx.tls {
         None => (
             ClientReader::Plain(Arc::clone(&sock)),
